@@ -1,0 +1,123 @@
+// Turns a validated config file into the form the engine reads on every request: defaults filled,
+// system namespaces as a set, exemption globs compiled. Done once per (re)load, never per request.
+import picomatch from 'picomatch';
+import type { ConfigFile, Exemption, Mode, MutationId, RuleId } from './schema.js';
+
+export const DEFAULT_SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'];
+
+export interface CompiledExemption {
+  readonly source: Exemption;
+  /** Index in the config file's `exemptions` list, for reports. */
+  readonly index: number;
+  /** End of validity in epoch ms (inclusive), or Infinity. */
+  readonly expiresAt: number;
+  matchesNamespace(ns: string): boolean;
+  matchesName(name: string): boolean;
+}
+
+export interface ResolvedConfig {
+  readonly mode: Mode;
+  readonly dataplane: 'sidecar' | 'ambient';
+  readonly revision: string;
+  readonly rootNamespace: string;
+  readonly clusterDomain: string;
+  readonly meshlockNamespace: string;
+  /** Configured system namespaces plus the root namespace and meshlock's own. */
+  readonly systemNamespaces: ReadonlySet<string>;
+  readonly rules: Readonly<Partial<Record<RuleId | MutationId, Mode>>>;
+  readonly namespaces: Readonly<Record<string, Mode>>;
+  readonly exemptions: readonly CompiledExemption[];
+  /** The file as written (defaults not filled), for display. */
+  readonly file: ConfigFile;
+}
+
+/** End of the day a date-only `expires` names (UTC), or the instant of a timestamp. */
+export function expiryInstant(expires: string | undefined): number {
+  if (expires === undefined) return Number.POSITIVE_INFINITY;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(expires)) return Date.parse(`${expires}T23:59:59.999Z`);
+  return Date.parse(expires);
+}
+
+function compileExemption(e: Exemption, index: number): CompiledExemption {
+  const nsMatch = picomatch(e.namespace, { dot: true });
+  const nameMatch = e.name === undefined ? () => true : picomatch(e.name, { dot: true });
+  return {
+    source: e,
+    index,
+    expiresAt: expiryInstant(e.expires),
+    matchesNamespace: (ns) => nsMatch(ns),
+    matchesName: (name) => nameMatch(name),
+  };
+}
+
+export function defaultMeshlockNamespace(): string {
+  const fromEnv = process.env['POD_NAMESPACE'];
+  return fromEnv && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(fromEnv) ? fromEnv : 'meshlock';
+}
+
+export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshlockNamespace ?? defaultMeshlockNamespace()): ResolvedConfig {
+  const rootNamespace = file.rootNamespace ?? 'istio-system';
+  const system = new Set(file.systemNamespaces ?? DEFAULT_SYSTEM_NAMESPACES);
+  system.add(rootNamespace);
+  system.add(meshlockNamespace);
+  return Object.freeze({
+    mode: file.mode ?? 'enforce',
+    dataplane: file.dataplane ?? 'sidecar',
+    revision: file.revision ?? '',
+    rootNamespace,
+    clusterDomain: file.clusterDomain ?? 'cluster.local',
+    meshlockNamespace,
+    systemNamespaces: system,
+    rules: { ...(file.rules ?? {}) },
+    namespaces: { ...(file.namespaces ?? {}) },
+    exemptions: (file.exemptions ?? []).map(compileExemption),
+    file,
+  });
+}
+
+/**
+ * Mode of one rule or mutation in one namespace: the namespace's entry, then the rule's entry, then
+ * the global mode (POLICY.md "Enforcement modes"). Never read from the object or its namespace's
+ * labels: whoever can label a namespace could otherwise switch enforcement off.
+ */
+export function modeFor(config: ResolvedConfig, id: RuleId | MutationId, namespace: string): Mode {
+  return config.namespaces[namespace] ?? config.rules[id] ?? config.mode;
+}
+
+export interface ExemptionMatch {
+  readonly exemption: CompiledExemption;
+  readonly expired: boolean;
+}
+
+/**
+ * Exemptions that name this object (namespace, kind and name only, never its labels or annotations,
+ * which the requester controls) and the given rule. Expired ones are returned flagged, so reports can
+ * show them; only unexpired ones lift a rule.
+ */
+export function exemptionsFor(
+  config: ResolvedConfig,
+  id: RuleId | MutationId,
+  target: { namespace: string; kind: string; name: string },
+  now: number,
+): ExemptionMatch[] {
+  const out: ExemptionMatch[] = [];
+  for (const ex of config.exemptions) {
+    const e = ex.source;
+    if (e.rules && !e.rules.includes(id)) continue;
+    if (e.kind !== undefined && e.kind !== target.kind) continue;
+    if (!ex.matchesNamespace(target.namespace)) continue;
+    if (!ex.matchesName(target.name)) continue;
+    out.push({ exemption: ex, expired: now > ex.expiresAt });
+  }
+  return out;
+}
+
+/** The active (unexpired) exemption lifting `id` for this object, if any. */
+export function activeExemption(
+  config: ResolvedConfig,
+  id: RuleId | MutationId,
+  target: { namespace: string; kind: string; name: string },
+  now: number,
+): CompiledExemption | undefined {
+  return exemptionsFor(config, id, target, now).find((m) => !m.expired)?.exemption;
+}

@@ -1,0 +1,89 @@
+// The configuration file's schema. It is the single source of both the ajv validation and the
+// TypeScript type (TypeBox), so the check and the type cannot drift (STYLE.md §3).
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Every validation rule of POLICY.md's catalogue. Ids are stable: they appear in config, logs, metrics, reports. */
+export const RULE_IDS = [
+  'pa-mode',
+  'pa-port-mode',
+  'pa-mesh-strict',
+  'pa-mesh-delete',
+  'pa-root-selector',
+  'dr-tls-disable',
+  'dr-tls-origination',
+  'ns-injection-disabled',
+  'ns-injection-missing',
+  'ns-injection-conflict',
+  'pod-injection-disabled',
+  'pod-host-network',
+  'pod-capture-bypass',
+  'pod-outbound-bypass',
+  'pod-proxy-uid',
+  'pod-net-admin',
+  'pod-forged-status',
+  // Not in POLICY.md's table: an object of a family meshlock checks that it cannot read at all (not an
+  // object, no metadata, a template that is not an object). The engine fails closed on it.
+  'malformed-object',
+] as const;
+
+/** The mutations of POLICY.md. They share the rule-id namespace for modes and exemptions. */
+export const MUTATION_IDS = ['ns-injection-label', 'pod-injection-label'] as const;
+
+export type RuleId = (typeof RULE_IDS)[number];
+export type MutationId = (typeof MUTATION_IDS)[number];
+
+export const ModeSchema = Type.Union([Type.Literal('enforce'), Type.Literal('warn'), Type.Literal('dry-run')], {
+  description: 'enforce denies, warn allows with admission warnings, dry-run allows silently and only records',
+});
+export type Mode = Static<typeof ModeSchema>;
+
+const RuleOrMutationIdSchema = Type.Union(
+  [...RULE_IDS, ...MUTATION_IDS].map((id) => Type.Literal(id)),
+  { description: 'a rule or mutation id of POLICY.md' },
+);
+
+// Kubernetes namespace names are RFC 1123 labels.
+const NamespaceName = Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 });
+// Exemption namespace and name may be globs (picomatch syntax), so only forbid what can never match.
+const Glob = Type.String({ minLength: 1, maxLength: 253 });
+
+export const ExemptionSchema = Type.Object(
+  {
+    namespace: Glob,
+    kind: Type.Optional(Type.String({ minLength: 1 })),
+    name: Type.Optional(Glob),
+    rules: Type.Optional(Type.Array(RuleOrMutationIdSchema, { minItems: 1 })),
+    reason: Type.String({ minLength: 1 }),
+    // A YAML 1.2 date such as 2027-06-30 is read as a string; a full timestamp is accepted too.
+    expires: Type.Optional(
+      Type.Union([Type.String({ format: 'date' }), Type.String({ format: 'date-time' })]),
+    ),
+    owner: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type Exemption = Static<typeof ExemptionSchema>;
+
+export const ConfigSchema = Type.Object(
+  {
+    mode: Type.Optional(ModeSchema),
+    dataplane: Type.Optional(Type.Union([Type.Literal('sidecar'), Type.Literal('ambient')])),
+    revision: Type.Optional(Type.String({ pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$', maxLength: 63 })),
+    rootNamespace: Type.Optional(NamespaceName),
+    clusterDomain: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253 })),
+    systemNamespaces: Type.Optional(Type.Array(NamespaceName)),
+    /** meshlock's own namespace: always a system namespace. Defaults to the POD_NAMESPACE env or "meshlock". */
+    meshlockNamespace: Type.Optional(NamespaceName),
+    rules: Type.Optional(
+      Type.Partial(
+        Type.Object(Object.fromEntries([...RULE_IDS, ...MUTATION_IDS].map((id) => [id, ModeSchema]))),
+        { additionalProperties: false },
+      ),
+    ),
+    namespaces: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModeSchema)),
+    exemptions: Type.Optional(Type.Array(ExemptionSchema)),
+  },
+  { additionalProperties: false },
+);
+
+export type ConfigFile = Static<typeof ConfigSchema>;

@@ -1,0 +1,8 @@
+export * from './types.js';
+export { validate, mutate, judge, violationsOf, familyOf, type Family } from './engine.js';
+export { inputFromObject, groupOf } from './input.js';
+export { applyPatch, PatchError } from './patch.js';
+export { isInMeshHost } from './destination-rule.js';
+export { isEnrolled, isSystemNamespace, LABEL_DATAPLANE, LABEL_INJECTION, LABEL_POD_INJECT, LABEL_REV } from './scope.js';
+export { POD_TEMPLATE_PATHS, locateTemplate } from './pod.js';
+export { denialMessage, warningText, violationLine, WARNING_MAX } from './messages.js';

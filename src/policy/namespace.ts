@@ -1,0 +1,78 @@
+// Namespace: enrolment in the mesh (sidecar injection, a revision, or ambient mode).
+import { addLabelOps } from './patch.js';
+import { field, show, stringMap } from './object.js';
+import { LABEL_DATAPLANE, LABEL_INJECTION, LABEL_REV, isEnrolled } from './scope.js';
+import type { EngineContext, EngineInput, PatchOp, Violation } from './types.js';
+
+const ENROL_LABELS = [LABEL_INJECTION, LABEL_REV, LABEL_DATAPLANE] as const;
+
+function enrolFix(ctx: EngineContext): string {
+  const c = ctx.config;
+  if (c.dataplane === 'ambient') return `label the namespace ${LABEL_DATAPLANE}=ambient`;
+  if (c.revision) return `label the namespace ${LABEL_REV}=${c.revision}`;
+  return `label the namespace ${LABEL_INJECTION}=enabled`;
+}
+
+/** Checked by the caller: the namespace is not a system namespace. */
+export function checkNamespace(input: EngineInput, ctx: EngineContext, inScope: boolean): Violation[] {
+  if (input.operation === 'DELETE') return [];
+  const labels = stringMap(field(input.object, 'metadata'), 'labels');
+  if (!labels.ok) {
+    return [{ rule: 'ns-injection-missing', severity: 'error', path: '/metadata/labels', message: 'metadata.labels is not a map, so enrolment cannot be read', fix: enrolFix(ctx) }];
+  }
+  const l = labels.values;
+  const out: Violation[] = [];
+  const enrolled = isEnrolled(l);
+  if (inScope && !enrolled) {
+    const optOut = [LABEL_INJECTION, LABEL_DATAPLANE, LABEL_REV].filter((k) => l.has(k));
+    if (optOut.length > 0) {
+      out.push({
+        rule: 'ns-injection-disabled',
+        severity: 'error',
+        path: `/metadata/labels`,
+        message: `${optOut.map((k) => `${k}=${show(l.get(k))}`).join(', ')} enrols the namespace in no mesh dataplane`,
+        fix: `${enrolFix(ctx)} (or ask the platform team for an exemption)`,
+      });
+    } else {
+      out.push({
+        rule: 'ns-injection-missing',
+        severity: 'error',
+        path: '/metadata/labels',
+        message: 'the namespace carries no injection label, so its pods would run outside the mesh',
+        fix: enrolFix(ctx),
+      });
+    }
+  }
+  const sidecar = l.get(LABEL_INJECTION) === 'enabled' || (l.get(LABEL_INJECTION) === undefined && typeof l.get(LABEL_REV) === 'string' && l.get(LABEL_REV) !== '');
+  if (l.get(LABEL_INJECTION) === 'enabled' && l.has(LABEL_REV)) {
+    out.push({
+      rule: 'ns-injection-conflict',
+      severity: 'warning',
+      path: '/metadata/labels',
+      message: `${LABEL_INJECTION}=enabled and ${LABEL_REV} are both set: Istio uses the default revision and ignores ${LABEL_REV}`,
+      fix: `keep only one of ${LABEL_INJECTION} and ${LABEL_REV}`,
+    });
+  } else if ((sidecar || l.get(LABEL_INJECTION) === 'enabled') && l.get(LABEL_DATAPLANE) === 'ambient') {
+    out.push({
+      rule: 'ns-injection-conflict',
+      severity: 'warning',
+      path: '/metadata/labels',
+      message: `a sidecar label and ${LABEL_DATAPLANE}=ambient are both set: pods get sidecars and ambient mode is unused`,
+      fix: `keep either the sidecar label or ${LABEL_DATAPLANE}=ambient`,
+    });
+  }
+  return out;
+}
+
+/** ns-injection-label: only when none of the three labels is present; an opt-out is never overwritten. */
+export function mutateNamespace(input: EngineInput, ctx: EngineContext): PatchOp[] {
+  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
+  const meta = field(input.object, 'metadata');
+  const labels = stringMap(meta, 'labels');
+  if (!labels.ok) return [];
+  if (ENROL_LABELS.some((k) => labels.values.has(k))) return [];
+  const c = ctx.config;
+  if (c.dataplane === 'ambient') return addLabelOps('/metadata', meta, LABEL_DATAPLANE, 'ambient');
+  if (c.revision) return addLabelOps('/metadata', meta, LABEL_REV, c.revision);
+  return addLabelOps('/metadata', meta, LABEL_INJECTION, 'enabled');
+}

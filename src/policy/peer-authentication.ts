@@ -1,0 +1,139 @@
+// PeerAuthentication (security.istio.io v1beta1 and v1): how a workload ACCEPTS traffic.
+import { field, isObj, join, show } from './object.js';
+import type { EngineContext, EngineInput, Violation } from './types.js';
+
+type ModeRead = { kind: 'unset' } | { kind: 'value'; value: unknown };
+
+function readMode(mtls: unknown): ModeRead {
+  const mode = field(mtls, 'mode');
+  return mode === undefined ? { kind: 'unset' } : { kind: 'value', value: mode };
+}
+
+/**
+ * A selector counts only when `matchLabels` has at least one entry: Istio treats `selector: {}` and
+ * an empty `matchLabels` as no selector (namespace- or mesh-wide).
+ */
+function hasWorkloadSelector(spec: unknown): boolean {
+  const matchLabels = field(field(spec, 'selector'), 'matchLabels');
+  return isObj(matchLabels) && Object.keys(matchLabels).length > 0;
+}
+
+function isMeshWide(namespace: string, spec: unknown, ctx: EngineContext): boolean {
+  return namespace === ctx.config.rootNamespace && !hasWorkloadSelector(spec);
+}
+
+/** Mode of the policy as a string when it is exactly one of Istio's, else undefined. */
+function effectiveModeName(spec: unknown): string | undefined {
+  const mtls = field(spec, 'mtls');
+  if (mtls === undefined) return 'UNSET';
+  const m = readMode(mtls);
+  if (m.kind === 'unset') return 'UNSET';
+  return typeof m.value === 'string' ? m.value : undefined;
+}
+
+const FIX_STRICT = 'set spec.mtls.mode to STRICT (or remove it to inherit the namespace or mesh policy)';
+
+function checkMode(spec: unknown, out: Violation[]): void {
+  const mtls = field(spec, 'mtls');
+  if (mtls === undefined) return;
+  if (!isObj(mtls)) {
+    out.push({ rule: 'pa-mode', severity: 'error', path: '/spec/mtls', message: `spec.mtls is ${show(mtls)}, not an object`, fix: FIX_STRICT });
+    return;
+  }
+  const m = readMode(mtls);
+  // Anything but STRICT or UNSET violates, including lower case and numbers: fail closed.
+  if (m.kind === 'value' && m.value !== 'STRICT' && m.value !== 'UNSET') {
+    out.push({
+      rule: 'pa-mode',
+      severity: 'error',
+      path: '/spec/mtls/mode',
+      message: `mTLS mode ${show(m.value)} accepts plaintext or is not a mode Istio knows`,
+      fix: FIX_STRICT,
+    });
+  }
+}
+
+function checkPortLevel(spec: unknown, out: Violation[]): void {
+  const plm = field(spec, 'portLevelMtls');
+  if (plm === undefined) return;
+  const base = { rule: 'pa-port-mode' as const, severity: 'error' as const };
+  if (!isObj(plm)) {
+    out.push({ ...base, path: '/spec/portLevelMtls', message: `spec.portLevelMtls is ${show(plm)}, not a map of ports`, fix: 'remove spec.portLevelMtls or make it a map of port numbers to {mode: STRICT}' });
+    return;
+  }
+  const entries = Object.entries(plm);
+  if (entries.length === 0) {
+    out.push({ ...base, path: '/spec/portLevelMtls', message: 'spec.portLevelMtls is empty', fix: 'remove spec.portLevelMtls' });
+  }
+  // Istio applies port-level modes only on a policy that selects workloads.
+  if (!hasWorkloadSelector(spec)) {
+    out.push({ ...base, path: '/spec/portLevelMtls', message: 'spec.portLevelMtls has no effect without a non-empty spec.selector.matchLabels', fix: 'add spec.selector.matchLabels for the workload, or remove spec.portLevelMtls' });
+  }
+  for (const [port, setting] of entries) {
+    const path = join('/spec/portLevelMtls', port);
+    const n = /^[0-9]{1,5}$/.test(port) ? Number(port) : NaN;
+    if (!(n >= 1 && n <= 65535)) {
+      out.push({ ...base, path, message: `port ${show(port)} is not an integer between 1 and 65535`, fix: 'use a container port number between 1 and 65535 as the key' });
+    }
+    if (setting === null) continue;
+    if (!isObj(setting)) {
+      out.push({ ...base, path, message: `port ${port} setting is ${show(setting)}, not an object`, fix: `set spec.portLevelMtls.${port}.mode to STRICT` });
+      continue;
+    }
+    const m = readMode(setting);
+    if (m.kind === 'value' && m.value !== 'STRICT' && m.value !== 'UNSET') {
+      out.push({ ...base, path: `${path}/mode`, message: `port ${port} mTLS mode ${show(m.value)} accepts plaintext or is not a mode Istio knows`, fix: `set spec.portLevelMtls.${port}.mode to STRICT` });
+    }
+  }
+}
+
+export function checkPeerAuthentication(input: EngineInput, ctx: EngineContext): Violation[] {
+  const out: Violation[] = [];
+  if (input.operation === 'DELETE') {
+    // Deleting the mesh-wide STRICT policy drops the whole mesh back to Istio's default, PERMISSIVE.
+    const old = input.oldObject;
+    const spec = field(old, 'spec');
+    if (isMeshWide(input.namespace, spec, ctx) && effectiveModeName(spec) === 'STRICT') {
+      out.push({
+        rule: 'pa-mesh-delete',
+        severity: 'error',
+        message: `deleting the mesh-wide STRICT policy in ${ctx.config.rootNamespace} would drop the mesh to PERMISSIVE`,
+        fix: 'keep this policy; to replace it, apply the new mesh-wide policy over it instead of deleting it',
+      });
+    }
+    return out;
+  }
+  const obj = input.object;
+  const spec = field(obj, 'spec');
+  if (spec !== undefined && !isObj(spec)) {
+    out.push({ rule: 'pa-mode', severity: 'error', path: '/spec', message: `spec is ${show(spec)}, not an object`, fix: 'write spec as an object with mtls.mode STRICT' });
+    return out;
+  }
+  const selector = field(spec, 'selector');
+  if (selector !== undefined && (!isObj(selector) || (field(selector, 'matchLabels') !== undefined && !isObj(field(selector, 'matchLabels'))))) {
+    // A selector meshlock cannot read could select anything: refuse rather than guess its scope.
+    out.push({ rule: 'pa-mode', severity: 'error', path: '/spec/selector', message: `spec.selector is ${show(selector)}, not a label selector`, fix: 'write spec.selector.matchLabels as a map of labels' });
+  }
+  checkMode(spec, out);
+  checkPortLevel(spec, out);
+  const meshWide = isMeshWide(input.namespace, spec, ctx);
+  if (meshWide && effectiveModeName(spec) !== 'STRICT') {
+    out.push({
+      rule: 'pa-mesh-strict',
+      severity: 'error',
+      path: '/spec/mtls/mode',
+      message: `the mesh-wide policy (${ctx.config.rootNamespace}, no selector) must set STRICT explicitly: UNSET or absent means PERMISSIVE here`,
+      fix: 'set spec.mtls.mode to STRICT',
+    });
+  }
+  if (input.namespace === ctx.config.rootNamespace && hasWorkloadSelector(spec)) {
+    out.push({
+      rule: 'pa-root-selector',
+      severity: 'warning',
+      path: '/spec/selector',
+      message: `Istio ignores selector policies in the root namespace ${ctx.config.rootNamespace}`,
+      fix: "move this policy to the workload's own namespace",
+    });
+  }
+  return out;
+}

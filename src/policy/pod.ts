@@ -1,0 +1,227 @@
+// Pods and the pod templates of workload controllers: sidecar injection and traffic capture.
+import { parse as parseYaml } from 'yaml';
+import { addLabelOps } from './patch.js';
+import { field, isObj, join, show, stringMap, type Obj } from './object.js';
+import { LABEL_DATAPLANE, LABEL_POD_INJECT } from './scope.js';
+import type { EngineContext, EngineInput, PatchOp, Violation } from './types.js';
+
+/** Where each kind keeps its pod template (POLICY.md "Pod templates"). Key: `group/Kind`. */
+export const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+  '/Pod': [],
+  '/ReplicationController': ['spec', 'template'],
+  'apps/Deployment': ['spec', 'template'],
+  'apps/StatefulSet': ['spec', 'template'],
+  'apps/DaemonSet': ['spec', 'template'],
+  'apps/ReplicaSet': ['spec', 'template'],
+  'batch/Job': ['spec', 'template'],
+  'batch/CronJob': ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+const PROXY_CONTAINERS = new Set(['istio-proxy', 'istio-init']);
+const PROXY_UID = 1337;
+
+const A = {
+  excludeInboundPorts: 'traffic.sidecar.istio.io/excludeInboundPorts',
+  includeInboundPorts: 'traffic.sidecar.istio.io/includeInboundPorts',
+  excludeInterfaces: 'traffic.sidecar.istio.io/excludeInterfaces',
+  interceptionMode: 'sidecar.istio.io/interceptionMode',
+  proxyConfig: 'proxy.istio.io/config',
+  excludeOutboundPorts: 'traffic.sidecar.istio.io/excludeOutboundPorts',
+  excludeOutboundIPRanges: 'traffic.sidecar.istio.io/excludeOutboundIPRanges',
+  includeOutboundIPRanges: 'traffic.sidecar.istio.io/includeOutboundIPRanges',
+  status: 'sidecar.istio.io/status',
+} as const;
+
+export interface Template {
+  /** JSON pointer of the pod (template) object: '' for a Pod. */
+  readonly base: string;
+  readonly meta: unknown;
+  readonly spec: unknown;
+  readonly isTemplate: boolean;
+}
+
+type Located = { ok: true; template: Template } | { ok: false; violation: Violation };
+
+export function locateTemplate(input: EngineInput): Located | undefined {
+  const path = POD_TEMPLATE_PATHS[`${input.group}/${input.kind}`];
+  if (path === undefined) return undefined;
+  let node: unknown = input.object;
+  for (const key of path) node = field(node, key);
+  const base = path.length === 0 ? '' : join('', ...path);
+  if (!isObj(node)) {
+    return {
+      ok: false,
+      violation: { rule: 'malformed-object', severity: 'error', path: base || '/', message: `${input.kind} has no readable pod ${path.length ? `template at ${path.join('.')}` : 'object'}`, fix: 'write a complete pod template' },
+    };
+  }
+  return { ok: true, template: { base, meta: field(node, 'metadata'), spec: field(node, 'spec'), isTemplate: path.length > 0 } };
+}
+
+function textValue(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Containers of every list a pod has, with their JSON pointer. */
+function allContainers(t: Template, out: Violation[]): { c: Obj; path: string }[] {
+  const list: { c: Obj; path: string }[] = [];
+  for (const key of ['initContainers', 'containers', 'ephemeralContainers']) {
+    const arr = field(t.spec, key);
+    if (arr === undefined) continue;
+    const path = `${t.base}/spec/${key}`;
+    if (!Array.isArray(arr)) {
+      out.push({ rule: 'malformed-object', severity: 'error', path, message: `spec.${key} is ${show(arr)}, not a list`, fix: 'write the containers as a list' });
+      continue;
+    }
+    arr.forEach((c: unknown, i) => {
+      if (isObj(c)) list.push({ c, path: `${path}/${i}` });
+      else out.push({ rule: 'malformed-object', severity: 'error', path: `${path}/${i}`, message: `spec.${key}[${i}] is ${show(c)}, not a container`, fix: 'write each container as an object' });
+    });
+  }
+  return list;
+}
+
+/** Reads `proxy.istio.io/config` (YAML or JSON). Undefined when unparseable: the caller fails closed. */
+function proxyConfigInterception(text: string): { ok: boolean; mode?: unknown } {
+  try {
+    const doc: unknown = parseYaml(text);
+    if (doc === null || doc === undefined) return { ok: true };
+    if (!isObj(doc)) return { ok: false };
+    return { ok: true, mode: doc['interceptionMode'] };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function checkInjection(t: Template, labels: ReadonlyMap<string, unknown>, annotations: ReadonlyMap<string, unknown>, out: Violation[]): void {
+  // Both the label and the legacy annotation are checked: Istio prefers the label, but older
+  // releases and other tools read the annotation, so neither may carry an opt-out.
+  for (const [where, map] of [['label', labels], ['annotation', annotations]] as const) {
+    if (!map.has(LABEL_POD_INJECT)) continue;
+    const v = map.get(LABEL_POD_INJECT);
+    if (v === 'true' || v === '' || v === null) continue;
+    out.push({
+      rule: 'pod-injection-disabled',
+      severity: 'error',
+      path: join(`${t.base}/metadata/${where === 'label' ? 'labels' : 'annotations'}`, LABEL_POD_INJECT),
+      message: `${where} ${LABEL_POD_INJECT}=${show(v)} ${v === 'false' ? 'disables' : 'may disable (depending on the Istio release)'} sidecar injection`,
+      fix: `set ${LABEL_POD_INJECT} to "true" or remove the ${where}`,
+    });
+  }
+}
+
+function checkCapture(t: Template, labels: ReadonlyMap<string, unknown>, ann: ReadonlyMap<string, unknown>, out: Violation[]): void {
+  const annPath = (k: string): string => join(`${t.base}/metadata/annotations`, k);
+  const bypass = (k: string, what: string): void => {
+    out.push({ rule: 'pod-capture-bypass', severity: 'error', path: annPath(k), message: `annotation ${k}=${show(ann.get(k))} ${what}`, fix: `remove the ${k} annotation` });
+  };
+  const nonEmpty = (k: string): boolean => ann.has(k) && !(typeof ann.get(k) === 'string' && (ann.get(k) as string).trim() === '');
+  if (nonEmpty(A.excludeInboundPorts)) bypass(A.excludeInboundPorts, 'lets inbound traffic to those ports skip the proxy');
+  if (ann.has(A.includeInboundPorts) && textValue(ann.get(A.includeInboundPorts))?.trim() !== '*') bypass(A.includeInboundPorts, 'lets inbound traffic to other ports skip the proxy');
+  if (nonEmpty(A.excludeInterfaces)) bypass(A.excludeInterfaces, 'lets traffic on those interfaces skip the proxy');
+  const im = ann.get(A.interceptionMode);
+  if (ann.has(A.interceptionMode) && (typeof im !== 'string' || im.trim().toUpperCase() === 'NONE')) bypass(A.interceptionMode, 'turns traffic interception off');
+  if (ann.has(A.proxyConfig)) {
+    const text = ann.get(A.proxyConfig);
+    const pc = typeof text === 'string' ? proxyConfigInterception(text) : { ok: false };
+    if (!pc.ok) bypass(A.proxyConfig, 'cannot be read, so it may turn traffic interception off');
+    else if (pc.mode !== undefined && (typeof pc.mode !== 'string' || pc.mode.trim().toUpperCase() === 'NONE')) bypass(A.proxyConfig, 'sets interceptionMode NONE, turning traffic interception off');
+  }
+  if (labels.has(LABEL_DATAPLANE) && labels.get(LABEL_DATAPLANE) === 'none') {
+    out.push({ rule: 'pod-capture-bypass', severity: 'error', path: join(`${t.base}/metadata/labels`, LABEL_DATAPLANE), message: `label ${LABEL_DATAPLANE}=none opts the pod out of ambient mode`, fix: `remove the ${LABEL_DATAPLANE} label` });
+  }
+  for (const k of [A.excludeOutboundPorts, A.excludeOutboundIPRanges, A.includeOutboundIPRanges]) {
+    if (!ann.has(k)) continue;
+    out.push({ rule: 'pod-outbound-bypass', severity: 'warning', path: annPath(k), message: `annotation ${k}=${show(ann.get(k))} lets outbound traffic skip the proxy`, fix: `remove the ${k} annotation, or route that traffic through an egress gateway` });
+  }
+}
+
+function normaliseCap(c: unknown): string {
+  return typeof c === 'string' ? c.trim().toUpperCase().replace(/^CAP_/, '') : '?';
+}
+
+function checkContainers(t: Template, out: Violation[]): { hasProxy: boolean } {
+  const containers = allContainers(t, out);
+  const podSc = field(t.spec, 'securityContext');
+  const podUid = field(podSc, 'runAsUser');
+  let hasProxy = false;
+  for (const { c, path } of containers) {
+    const name = field(c, 'name');
+    if (name === 'istio-proxy') hasProxy = true;
+    if (typeof name === 'string' && PROXY_CONTAINERS.has(name)) continue;
+    const label = typeof name === 'string' ? name : show(name);
+    const sc = field(c, 'securityContext');
+    const uid = field(sc, 'runAsUser') ?? podUid;
+    if (uid !== undefined && Number(uid) === PROXY_UID) {
+      out.push({
+        rule: 'pod-proxy-uid',
+        severity: 'error',
+        path: field(sc, 'runAsUser') !== undefined ? `${path}/securityContext/runAsUser` : `${t.base}/spec/securityContext/runAsUser`,
+        message: `container ${label} runs as UID 1337, the proxy's own, whose traffic is never redirected`,
+        fix: 'run the container as another UID',
+      });
+    }
+    const add = field(field(sc, 'capabilities'), 'add');
+    const caps = Array.isArray(add) ? add.map(normaliseCap) : add === undefined ? [] : ['?'];
+    const bad = caps.filter((cap) => cap === 'NET_ADMIN' || cap === 'NET_RAW' || cap === 'ALL' || cap === '?');
+    const privileged = field(sc, 'privileged');
+    if (bad.length > 0 || (privileged !== undefined && privileged !== false)) {
+      out.push({
+        rule: 'pod-net-admin',
+        severity: 'error',
+        path: `${path}/securityContext`,
+        message: `container ${label} ${bad.length ? `adds ${bad.join(', ')}` : 'is privileged'} and can rewrite the traffic redirection rules`,
+        fix: 'drop NET_ADMIN, NET_RAW and privileged from the container (Istio CNI removes the need for them)',
+      });
+    }
+  }
+  return { hasProxy };
+}
+
+export function checkPodLike(t: Template): Violation[] {
+  const out: Violation[] = [];
+  if (t.meta !== undefined && !isObj(t.meta)) {
+    out.push({ rule: 'malformed-object', severity: 'error', path: `${t.base}/metadata`, message: 'metadata is not an object', fix: 'write metadata as an object' });
+    return out;
+  }
+  if (t.spec !== undefined && !isObj(t.spec)) {
+    out.push({ rule: 'malformed-object', severity: 'error', path: `${t.base}/spec`, message: 'spec is not an object', fix: 'write spec as an object' });
+    return out;
+  }
+  const labelsMap = stringMap(t.meta, 'labels');
+  const annMap = stringMap(t.meta, 'annotations');
+  if (!labelsMap.ok || !annMap.ok) {
+    out.push({ rule: 'pod-injection-disabled', severity: 'error', path: `${t.base}/metadata`, message: 'labels or annotations are not a map, so injection cannot be read', fix: 'write labels and annotations as maps of strings' });
+    return out;
+  }
+  const labels = labelsMap.values;
+  const ann = annMap.values;
+  checkInjection(t, labels, ann, out);
+  const hostNetwork = field(t.spec, 'hostNetwork');
+  if (hostNetwork !== undefined && hostNetwork !== false) {
+    // Istio never injects hostNetwork pods: their traffic cannot be redirected without affecting the node.
+    out.push({ rule: 'pod-host-network', severity: 'error', path: `${t.base}/spec/hostNetwork`, message: 'hostNetwork pods are never injected and bypass mTLS', fix: 'remove spec.hostNetwork' });
+  }
+  checkCapture(t, labels, ann, out);
+  const { hasProxy } = checkContainers(t, out);
+  // The injector skips pods that claim to be injected already, so a forged status keeps a pod out.
+  if (ann.has(A.status) && (t.isTemplate || !hasProxy)) {
+    out.push({
+      rule: 'pod-forged-status',
+      severity: 'error',
+      path: join(`${t.base}/metadata/annotations`, A.status),
+      message: t.isTemplate ? `annotation ${A.status} on a template makes the injector skip its pods` : `annotation ${A.status} claims injection but the pod has no istio-proxy container`,
+      fix: `remove the ${A.status} annotation`,
+    });
+  }
+  return out;
+}
+
+/** pod-injection-label: sidecar mode only; adds `sidecar.istio.io/inject: "true"` when the label is absent. */
+export function mutatePodLike(input: EngineInput, ctx: EngineContext, t: Template): PatchOp[] {
+  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
+  if (ctx.config.dataplane !== 'sidecar') return [];
+  if (t.meta !== undefined && !isObj(t.meta)) return [];
+  const labels = stringMap(t.meta, 'labels');
+  if (!labels.ok || labels.values.has(LABEL_POD_INJECT)) return [];
+  return addLabelOps(`${t.base}/metadata`, t.meta, LABEL_POD_INJECT, 'true');
+}
