@@ -1,0 +1,14 @@
+export { ensureDevCertificates, type DevCertificateOptions } from './dev.js';
+export { ensureCertificates, writeServing, type EnsureOptions, type EnsureResult } from './issue.js';
+export {
+  createCertificateAuthority,
+  issueServingCertificate,
+  parseCertificates,
+  servingProblem,
+  caProblem,
+  remainingMs,
+  type KeyAndCertificate,
+  type Wanted,
+} from './pki.js';
+export { pathsIn, type CertificatePaths } from './layout.js';
+export { writeAtomic, readIfExists, KEY_MODE, CERT_MODE } from './files.js';
