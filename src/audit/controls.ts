@@ -1,0 +1,102 @@
+// Which compliance controls each finding supports. This file is the only place the mapping lives:
+// every report format reads it from here.
+import { RULE_IDS, type RuleId } from '../config/index.js';
+
+export interface Control {
+  readonly id: string;
+  readonly framework: string;
+  readonly title: string;
+}
+
+export const CONTROLS = {
+  'PCI-DSS-4.0-4.2.1': {
+    id: 'PCI-DSS-4.0-4.2.1',
+    framework: 'PCI DSS v4.0',
+    title: 'Requirement 4.2.1: strong cryptography protects data during transmission',
+  },
+  'HIPAA-164.312(e)(1)': {
+    id: 'HIPAA-164.312(e)(1)',
+    framework: 'HIPAA Security Rule',
+    title: '45 CFR 164.312(e)(1): transmission security',
+  },
+  'NIST-800-53-SC-8': {
+    id: 'NIST-800-53-SC-8',
+    framework: 'NIST SP 800-53 Rev. 5',
+    title: 'SC-8: transmission confidentiality and integrity',
+  },
+  'NIST-800-53-SC-8(1)': {
+    id: 'NIST-800-53-SC-8(1)',
+    framework: 'NIST SP 800-53 Rev. 5',
+    title: 'SC-8(1): cryptographic protection',
+  },
+  'NIST-800-204A': {
+    id: 'NIST-800-204A',
+    framework: 'NIST SP 800-204A',
+    title: 'Building secure microservices-based applications using service-mesh architecture',
+  },
+} as const satisfies Record<string, Control>;
+
+export type ControlId = keyof typeof CONTROLS;
+
+const ALL: readonly ControlId[] = ['PCI-DSS-4.0-4.2.1', 'HIPAA-164.312(e)(1)', 'NIST-800-53-SC-8', 'NIST-800-53-SC-8(1)', 'NIST-800-204A'];
+// Rules whose violation leaves traffic unencrypted or unauthenticated break every control; rules
+// about keeping traffic inside the mesh (capture, injection) weaken the mesh architecture and the
+// transmission-protection controls; the root-selector warning is a mesh configuration defect only.
+const MESH_ONLY: readonly ControlId[] = ['NIST-800-204A'];
+const TRANSMISSION: readonly ControlId[] = ['PCI-DSS-4.0-4.2.1', 'HIPAA-164.312(e)(1)', 'NIST-800-53-SC-8', 'NIST-800-204A'];
+
+/** Findings of the audit that are not engine rules (effective state, installation). */
+export const AUDIT_CHECK_IDS = [
+  'workload-not-meshed',
+  'workload-not-strict',
+  'exemption-expired',
+  'exemption-expiring',
+  'install-webhook-missing',
+  'install-webhook-mismatch',
+  'install-failure-policy',
+  'install-namespace-uncovered',
+  'install-ca-bundle',
+  'install-revision-unserved',
+] as const;
+export type AuditCheckId = (typeof AUDIT_CHECK_IDS)[number];
+
+export const RULE_CONTROLS: Readonly<Record<RuleId | AuditCheckId, readonly ControlId[]>> = {
+  'pa-mode': ALL,
+  'pa-port-mode': ALL,
+  'pa-mesh-strict': ALL,
+  'pa-mesh-delete': ALL,
+  'pa-root-selector': MESH_ONLY,
+  'dr-tls-disable': ALL,
+  'dr-tls-origination': ['NIST-800-53-SC-8(1)', 'NIST-800-204A'],
+  'ns-injection-disabled': TRANSMISSION,
+  'ns-injection-missing': TRANSMISSION,
+  'ns-injection-conflict': MESH_ONLY,
+  'pod-injection-disabled': TRANSMISSION,
+  'pod-host-network': TRANSMISSION,
+  'pod-capture-bypass': ALL,
+  'pod-outbound-bypass': TRANSMISSION,
+  'pod-proxy-uid': TRANSMISSION,
+  'pod-net-admin': TRANSMISSION,
+  'pod-forged-status': TRANSMISSION,
+  'malformed-object': MESH_ONLY,
+  'workload-not-meshed': TRANSMISSION,
+  'workload-not-strict': ALL,
+  'exemption-expired': MESH_ONLY,
+  'exemption-expiring': MESH_ONLY,
+  'install-webhook-missing': ALL,
+  'install-webhook-mismatch': ALL,
+  'install-failure-policy': ALL,
+  'install-namespace-uncovered': ALL,
+  'install-ca-bundle': MESH_ONLY,
+  'install-revision-unserved': TRANSMISSION,
+};
+
+/** Control ids for a rule or audit check; unknown ids map to the mesh architecture control. */
+export function controlsFor(rule: string): readonly ControlId[] {
+  return (RULE_CONTROLS as Record<string, readonly ControlId[] | undefined>)[rule] ?? MESH_ONLY;
+}
+
+/** Every rule and check id that has a mapping, for the mapping table in reports. */
+export function mappedIds(): string[] {
+  return [...RULE_IDS, ...AUDIT_CHECK_IDS];
+}

@@ -1,0 +1,33 @@
+// The common shape SARIF and JUnit render from: one entry per finding, with where it is.
+import { controlsFor, type ControlId } from '../controls.js';
+
+export type Level = 'error' | 'warning' | 'note';
+
+export interface Entry {
+  readonly rule: string;
+  readonly level: Level;
+  readonly message: string;
+  readonly fix?: string;
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  /** File and line of the object when it came from a file. */
+  readonly file?: string;
+  readonly line?: number;
+  readonly mode?: string;
+  readonly controls: readonly ControlId[];
+}
+
+/** A test case for JUnit: one per object (check) or per workload/object (audit), with its failures. */
+export interface Case {
+  readonly classname: string;
+  readonly name: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly failures: readonly Entry[];
+  readonly skipped?: string;
+}
+
+export function entry(e: Omit<Entry, 'controls'>): Entry {
+  return { ...e, controls: controlsFor(e.rule) };
+}
