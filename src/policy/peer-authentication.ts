@@ -71,7 +71,10 @@ function checkPortLevel(spec: unknown, out: Violation[]): void {
   }
   for (const [port, setting] of entries) {
     const path = join('/spec/portLevelMtls', port);
-    const n = /^[0-9]{1,5}$/.test(port) ? Number(port) : NaN;
+    // Only the canonical decimal form counts: "080" or " 80" is read differently by different
+    // parsers (Go's strconv accepts a leading zero, YAML 1.1 reads 0-prefixed numbers as octal), so
+    // the port a reader sees is not certain. Fail closed and ask for the plain number.
+    const n = /^[1-9][0-9]{0,4}$/.test(port) ? Number(port) : NaN;
     if (!(n >= 1 && n <= 65535)) {
       out.push({ ...base, path, message: `port ${show(port)} is not an integer between 1 and 65535`, fix: 'use a container port number between 1 and 65535 as the key' });
     }
