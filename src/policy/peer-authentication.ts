@@ -94,7 +94,21 @@ export function checkPeerAuthentication(input: EngineInput, ctx: EngineContext):
   const out: Violation[] = [];
   if (input.operation === 'DELETE') {
     // Deleting the mesh-wide STRICT policy drops the whole mesh back to Istio's default, PERMISSIVE.
-    const old = input.oldObject;
+    // The apiserver sends the deleted object as oldObject (Kubernetes 1.15+); offline callers may
+    // put it in object. A root-namespace DELETE that carries neither could be the mesh-wide STRICT
+    // policy: fail closed rather than let the mesh drop to PERMISSIVE unseen.
+    const old = input.oldObject ?? input.object;
+    if (!isObj(old)) {
+      if (input.namespace === ctx.config.rootNamespace) {
+        out.push({
+          rule: 'pa-mesh-delete',
+          severity: 'error',
+          message: `the DELETE request carries no oldObject, so meshlock cannot tell whether ${input.name || 'it'} is the mesh-wide STRICT policy`,
+          fix: 'send the request through a kube-apiserver that fills oldObject on DELETE (1.15 or later)',
+        });
+      }
+      return out;
+    }
     const spec = field(old, 'spec');
     if (isMeshWide(input.namespace, spec, ctx) && effectiveModeName(spec) === 'STRICT') {
       out.push({
