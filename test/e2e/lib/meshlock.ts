@@ -7,7 +7,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT, clusterEnv } from './cluster.js';
@@ -226,6 +225,9 @@ export function aimAt(configs: Manifest[], port: number, caPem: string): Manifes
 export interface Installed {
   server: Server;
   deploy: Deploy;
+  certs: Certs;
+  /** (re)apply deploy/'s configurations of the given kinds aimed at this server */
+  applyConfigs(kinds?: ('MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration')[]): Promise<void>;
   /** stop the server and remove the webhook configurations */
   uninstall(): Promise<void>;
 }
@@ -238,16 +240,23 @@ export async function install(config: Manifest): Promise<Installed> {
   await ensureNamespace(deploy.namespace);
   await ensureNamespace(String(config.rootNamespace ?? 'istio-system'));
   const server = await serve(config);
-  const configs = aimAt([...deploy.mutating, ...deploy.validating], server.port, c.caPem);
-  const r = await apply(configs);
-  if (r.code !== 0) {
+  const applyConfigs: Installed['applyConfigs'] = async (kinds = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) => {
+    const chosen = [...deploy.mutating, ...deploy.validating].filter((o) => kinds.includes(o.kind as (typeof kinds)[number]));
+    const r = await apply(aimAt(chosen, server.port, c.caPem));
+    if (r.code !== 0) throw new Error(`applying the webhook configurations failed: ${describeRun(r)}`);
+  };
+  try {
+    await applyConfigs();
+    await waitUntilCalled(server);
+  } catch (err) {
     await server.stop();
-    throw new Error(`applying the webhook configurations failed: ${describeRun(r)}`);
+    throw err;
   }
-  await waitUntilCalled(server);
   return {
     server,
     deploy,
+    certs: c,
+    applyConfigs,
     uninstall: async () => {
       await removeWebhooks(deploy);
       await server.stop();

@@ -1,0 +1,85 @@
+// meshlock's mutation must run before Istio's injector. The apiserver calls mutating
+// webhook configurations in order of their names, and Istio's injector registers with
+// reinvocationPolicy: Never, so if meshlock ran after it, a pod whose only enrolment is the
+// label meshlock adds would reach the store without a sidecar.
+import t from 'tap';
+import { apply, describeRun, getJson, kubectl, sleep, uniqueName, type Manifest } from './lib/kubectl.js';
+import { INJECTOR_CONFIG, startInjector } from './lib/injector.js';
+import { certs, install } from './lib/meshlock.js';
+import { pod } from './lib/objects.js';
+
+const injector = await startInjector(await certs());
+t.teardown(async () => {
+  await kubectl(['delete', 'mutatingwebhookconfiguration', INJECTOR_CONFIG, '--ignore-not-found']);
+  await injector.close();
+});
+
+const containersOf = (o: Manifest): string[] =>
+  ((o.spec as { containers: { name: string }[] }).containers ?? []).map((c) => c.name);
+
+// Before meshlock is installed: the injector's configuration, a namespace without any
+// label (nothing adds one yet) and a labelled namespace to see the injector answer.
+{
+  const r = await apply(injector.config());
+  if (r.code !== 0) throw new Error(`installing the stand-in injector: ${describeRun(r)}`);
+}
+const plain = uniqueName('plain');
+const labelled = uniqueName('labelled');
+{
+  const a = await kubectl(['create', 'namespace', plain]);
+  const b = await kubectl(['create', 'namespace', labelled]);
+  await kubectl(['label', 'namespace', labelled, 'istio-injection=enabled']);
+  if (a.code !== 0 || b.code !== 0) throw new Error(`creating namespaces: ${describeRun(a)}\n${describeRun(b)}`);
+  // Wait until the apiserver calls the injector (configurations load asynchronously).
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const probe = await kubectl(['run', uniqueName('probe'), '-n', labelled, '--image=registry.invalid/x:1', '--dry-run=server', '-o', 'json']);
+    if (probe.code === 0 && containersOf(JSON.parse(probe.stdout) as Manifest).includes('istio-proxy')) break;
+    if (Date.now() > deadline) throw new Error(`the stand-in injector was never called: ${describeRun(probe)}`);
+    await sleep(500);
+  }
+}
+
+t.test('without meshlock, a pod in a namespace with no labels gets no sidecar (the control)', async (t) => {
+  const r = await apply(pod(plain, 'before-meshlock'));
+  t.equal(r.code, 0, 'created', { output: describeRun(r) });
+  const stored = await getJson(['pod', 'before-meshlock', '-n', plain]);
+  t.same(containersOf(stored), ['app'], 'no istio-proxy');
+});
+
+const ml = await install({ mode: 'enforce' });
+t.teardown(() => ml.uninstall());
+
+t.test("meshlock's mutating configuration sorts before Istio's injector", async (t) => {
+  for (const cfg of ml.deploy.mutating) {
+    const name = String((cfg.metadata as { name: string }).name);
+    t.ok(name < INJECTOR_CONFIG, `${name} < ${INJECTOR_CONFIG}`);
+  }
+});
+
+t.test('a pod created in a namespace without labels ends up with the proxy', async (t) => {
+  const nsLabels = ((await getJson(['namespace', plain])).metadata as { labels?: Record<string, string> }).labels ?? {};
+  t.equal(nsLabels['istio-injection'], undefined, 'the namespace still has no injection label');
+  const r = await apply(pod(plain, 'after-meshlock'));
+  t.equal(r.code, 0, 'created', { output: describeRun(r) });
+  const stored = await getJson(['pod', 'after-meshlock', '-n', plain]);
+  const labels = (stored.metadata as { labels?: Record<string, string> }).labels ?? {};
+  t.equal(labels['sidecar.istio.io/inject'], 'true', "meshlock's label is stored");
+  t.ok(containersOf(stored).includes('istio-proxy'), "Istio's object webhook saw meshlock's label: istio-proxy injected", {
+    containers: containersOf(stored),
+  });
+  t.ok(
+    injector.calls.some((c) => c.webhook === '/inject/object' && c.name === 'after-meshlock'),
+    'the call came through object.sidecar-injector.istio.io',
+  );
+});
+
+t.test('a pod in a namespace meshlock labelled gets the proxy through the namespace webhook', async (t) => {
+  const ns = uniqueName('mutated');
+  await kubectl(['create', 'namespace', ns]);
+  const r = await apply(pod(ns, 'web'));
+  t.equal(r.code, 0, 'created', { output: describeRun(r) });
+  const stored = await getJson(['pod', 'web', '-n', ns]);
+  t.ok(containersOf(stored).includes('istio-proxy'), 'istio-proxy injected', { containers: containersOf(stored) });
+  t.ok(injector.calls.some((c) => c.webhook === '/inject/ns' && c.namespace === ns), 'through namespace.sidecar-injector.istio.io');
+});
