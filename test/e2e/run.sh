@@ -62,19 +62,31 @@ up_s=$(( $(now) - t ))
 export MESHLOCK_E2E_ENV="$MESHLOCK_E2E_DIR/env"
 
 # --- 4. suite ----------------------------------------------------------------------------------
+# Files run one at a time, in this order (the cluster check first, meshlock's own parts after),
+# each with its own tap process: every file points the cluster's webhook configurations at its
+# own meshlock server. Explicit files override .taprc's exclude of test/e2e.
+ORDER=(cluster rules mutation ordering modes enforcement audit)
 if [ $# -gt 0 ]; then
   files=("$@")
 else
-  # cluster.test.ts first: it checks the control plane before meshlock is involved.
-  mapfile -t files < <(cd "$REPO" && { ls test/e2e/cluster.test.ts; ls test/e2e/*.test.ts | grep -v '/cluster.test.ts$'; } )
+  files=()
+  for f in "${ORDER[@]}"; do [ -f "test/e2e/$f.test.ts" ] && files+=("test/e2e/$f.test.ts"); done
+  for f in test/e2e/*.test.ts; do
+    [[ " ${files[*]} " == *" $f "* ]] || files+=("$f")
+  done
 fi
 t=$(now)
 tap_out="$MESHLOCK_E2E_DIR/tap.out"
-# Explicit files override .taprc's exclude of test/e2e; one file at a time because every
-# file points the cluster's webhook configurations at its own meshlock server.
-tap --jobs=1 --disable-coverage --allow-empty-coverage --timeout=900 --reporter=tap "${files[@]}" \
-  | tee "$tap_out"
-suite_rc=${PIPESTATUS[0]}
+: > "$tap_out"
+suite_rc=0
+for f in "${files[@]}"; do
+  ft=$(now)
+  tap --jobs=1 --disable-coverage --allow-empty-coverage --timeout=900 --reporter=tap "$f" \
+    | tee -a "$tap_out"
+  rc=${PIPESTATUS[0]}
+  log "$f: exit $rc in $(( $(now) - ft )) s"
+  [ "$rc" = 0 ] || suite_rc=1
+done
 suite_s=$(( $(now) - t ))
 
 # --- 5. summary --------------------------------------------------------------------------------

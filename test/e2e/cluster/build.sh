@@ -25,14 +25,21 @@ ETCD_PLAIN="${ETCD_VERSION#v}"
 
 log() { echo "[e2e build] $*" >&2; }
 
+# Output captured first: `cmd | grep -q` under pipefail fails at random when grep exits
+# early and cmd dies of SIGPIPE.
+reports() { # command...; the line it must print is in $EXPECT
+  local out
+  out="$("$@" 2>/dev/null)" || return 1
+  [[ $'\n'"$out"$'\n' == *$'\n'"$EXPECT"$'\n'* ]]
+}
 kube_ok() {
   [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubectl" ] || return 1
-  "$BIN/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes $K8S_VERSION" || return 1
-  "$BIN/kubectl" version --client 2>/dev/null | grep -qx "Client Version: $K8S_VERSION" || return 1
+  EXPECT="Kubernetes $K8S_VERSION" reports "$BIN/kube-apiserver" --version || return 1
+  EXPECT="Client Version: $K8S_VERSION" reports "$BIN/kubectl" version --client || return 1
 }
 etcd_ok() {
   [ -x "$BIN/etcd" ] || return 1
-  "$BIN/etcd" --version 2>/dev/null | grep -qx "etcd Version: $ETCD_PLAIN" || return 1
+  EXPECT="etcd Version: $ETCD_PLAIN" reports "$BIN/etcd" --version || return 1
 }
 
 if ! command -v go >/dev/null; then
