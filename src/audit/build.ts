@@ -1,0 +1,299 @@
+// Builds the audit report from an inventory: effective mTLS per workload, mesh membership, engine
+// findings on every object, exemptions and revisions. Pure: the clock comes in through the context.
+import { CONTROLS, controlsFor, type ControlId } from './controls.js';
+import type { EngineContext, ValidationResult } from '../policy/index.js';
+import { familyOf, groupOf, inputFromObject, LABEL_DATAPLANE, LABEL_INJECTION, LABEL_REV, validate } from '../policy/index.js';
+import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
+import type { AuditReport, DestinationRuleRow, ExemptionRow, NamespaceRow, ReportFinding, WorkloadRow } from './model.js';
+import { effectiveMtls, indexPolicies, peerAuthnOf, type MtlsMode, type PeerAuthn } from './mtls.js';
+import { servedRevisions } from './revisions.js';
+import { VERSION } from './version.js';
+import { indexControllers, meshStatus, refKey, workloadOf, type MeshStatus, type NamespaceFacts, type WorkloadRef } from './workloads.js';
+
+export const EXPIRY_WARNING_DAYS = 30;
+const DAY = 86_400_000;
+
+export interface BuildOptions {
+  readonly source: AuditReport['source'];
+  /** Limit the report to these namespaces (policies of the root namespace still apply). */
+  readonly namespaces?: readonly string[];
+  /** Findings from checks outside this module (installation), already in report form. */
+  readonly extraFindings?: readonly ReportFinding[];
+  readonly installation?: AuditReport['installation'];
+  /** File and line of objects read from a dump, keyed by the object itself. */
+  readonly locations?: ReadonlyMap<unknown, { file: string; line: number }>;
+}
+
+function pct(n: number, d: number): number {
+  return d === 0 ? 0 : Math.round((n / d) * 1000) / 10;
+}
+
+function enrolment(labels: ReadonlyMap<string, string>): string {
+  if (labels.get(LABEL_INJECTION) === 'enabled') return `${LABEL_INJECTION}=enabled`;
+  if (!labels.has(LABEL_INJECTION) && labels.get(LABEL_REV)) return `${LABEL_REV}=${labels.get(LABEL_REV)}`;
+  if (labels.get(LABEL_DATAPLANE) === 'ambient') return 'ambient';
+  return 'not enrolled';
+}
+
+/** Pods that finished serve no traffic, so they are neither covered nor uncovered. */
+function running(pod: KObj): boolean {
+  const phase = pod.status?.['phase'];
+  return phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+interface WorkloadAcc {
+  ref: WorkloadRef;
+  pods: KObj[];
+  statuses: MeshStatus[];
+}
+
+export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptions): AuditReport {
+  const config = ctx.config;
+  const now = ctx.now.getTime();
+  const inScopeNs = opts.namespaces && opts.namespaces.length > 0 ? new Set(opts.namespaces) : undefined;
+  const wanted = (ns: string): boolean => !inScopeNs || inScopeNs.has(ns);
+
+  const nsFacts = new Map<string, NamespaceFacts>();
+  for (const n of inv.namespaces) nsFacts.set(nameOf(n), { labels: new Map(Object.entries(labelsOf(n))), known: true });
+  const factsOf = (ns: string): NamespaceFacts => nsFacts.get(ns) ?? { labels: new Map(), known: false };
+
+  const served = servedRevisions(inv, config.rootNamespace);
+  const policies: PeerAuthn[] = [];
+  for (const pa of inv.peerAuthentications) {
+    const p = peerAuthnOf(pa);
+    if (p) policies.push(p);
+  }
+  const pIndex = indexPolicies(policies, config.rootNamespace);
+  const controllers = indexControllers(inv.controllers);
+
+  // Workloads: running pods outside system namespaces, grouped by the top of their owner chain.
+  const groups = new Map<string, WorkloadAcc>();
+  let podCount = 0;
+  for (const pod of inv.pods) {
+    const ns = namespaceOf(pod);
+    if (!wanted(ns) || config.systemNamespaces.has(ns) || !running(pod)) continue;
+    podCount++;
+    const ref = workloadOf(pod, controllers);
+    const key = refKey(ref);
+    let acc = groups.get(key);
+    if (!acc) groups.set(key, (acc = { ref, pods: [], statuses: [] }));
+    acc.pods.push(pod);
+    acc.statuses.push(meshStatus(pod, factsOf(ns), config, served.all));
+  }
+
+  const workloads: WorkloadRow[] = [];
+  for (const acc of groups.values()) {
+    const first = acc.pods[0] as KObj;
+    const policy = effectiveMtls(pIndex, acc.ref.namespace, labelsOf(first));
+    const notMeshed = acc.statuses.find((s) => !s.meshed);
+    const meshed = notMeshed === undefined;
+    // Without a proxy nothing enforces the policy: the workload accepts plaintext.
+    const effective: MtlsMode = meshed ? policy.weakest : 'DISABLE';
+    const dataplane = meshed ? (acc.statuses.some((s) => s.dataplane === 'sidecar') ? 'sidecar' : 'ambient') : 'none';
+    workloads.push({
+      namespace: acc.ref.namespace,
+      kind: acc.ref.kind,
+      name: acc.ref.name,
+      pods: acc.pods.length,
+      meshed,
+      dataplane,
+      ...(notMeshed?.reason ? { reason: notMeshed.reason } : {}),
+      effectiveMtls: effective,
+      policyMtls: policy.weakest,
+      ports: policy.ports,
+      policies: policy.from,
+      strict: meshed && policy.weakest === 'STRICT',
+    });
+  }
+  workloads.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+
+  // Engine findings on every object of a family meshlock has rules for, as a CREATE of it now.
+  // Findings on pods and ReplicaSets are reported on the workload that owns them, once.
+  const findings: ReportFinding[] = [];
+  const seen = new Set<string>();
+  const exemptionUse = new Map<number, number>();
+  const destinationRules: DestinationRuleRow[] = [];
+  const judgeObject = (o: KObj, attributeTo: WorkloadRef | undefined): ValidationResult | undefined => {
+    const group = groupOf(o.apiVersion);
+    if (familyOf(group, String(o.kind)) === undefined) return undefined;
+    const input = inputFromObject(o, namespaceOf(o) || 'default', 'CREATE');
+    if (!wanted(input.namespace) && !(o.kind === 'PeerAuthentication' && input.namespace === config.rootNamespace)) return undefined;
+    const result = validate(input, ctx);
+    const who = attributeTo ?? { namespace: input.namespace, kind: input.kind, name: input.name };
+    const loc = opts.locations?.get(o);
+    for (const f of result.findings) {
+      const key = `${refKey(who)}\u0000${f.rule}\u0000${f.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      findings.push({
+        rule: f.rule,
+        severity: f.severity,
+        mode: f.mode,
+        namespace: who.kind === 'Namespace' ? who.name : who.namespace,
+        kind: who.kind,
+        name: who.name,
+        message: f.message,
+        fix: f.fix,
+        controls: controlsFor(f.rule),
+        ...(loc ? { file: loc.file, line: loc.line } : {}),
+      });
+    }
+    for (const e of result.exempted) exemptionUse.set(e.exemption.index, (exemptionUse.get(e.exemption.index) ?? 0) + 1);
+    return result;
+  };
+  for (const n of inv.namespaces) judgeObject(n, undefined);
+  for (const pa of inv.peerAuthentications) judgeObject(pa, undefined);
+  for (const dr of inv.destinationRules) {
+    const r = judgeObject(dr, undefined);
+    for (const f of r?.findings ?? []) {
+      if (f.rule !== 'dr-tls-disable' && f.rule !== 'dr-tls-origination') continue;
+      const host = (dr.spec as { host?: unknown } | undefined)?.host;
+      destinationRules.push({ namespace: namespaceOf(dr), name: nameOf(dr), host: typeof host === 'string' ? host : String(host), rule: f.rule, message: f.message });
+    }
+  }
+  for (const c of inv.controllers) {
+    const top = workloadOf(c, controllers);
+    judgeObject(c, top.kind === c.kind && top.name === nameOf(c) ? undefined : top);
+  }
+  for (const pod of inv.pods) {
+    if (!running(pod)) continue;
+    // An injected pod's template was judged on its controller; the pod itself adds only what differs.
+    judgeObject(pod, workloadOf(pod, controllers));
+  }
+
+  // Effective state: workloads outside the mesh, or inside it but accepting plaintext somewhere.
+  for (const w of workloads) {
+    const base = { mode: 'audit', namespace: w.namespace, kind: w.kind, name: w.name };
+    if (!w.meshed) {
+      findings.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: 'enrol the namespace and restart the pods, or remove what keeps them out', controls: controlsFor('workload-not-meshed') });
+    } else if (!w.strict) {
+      const ports = Object.entries(w.ports).map(([p, m]) => `${p}=${m}`).join(', ');
+      findings.push({
+        ...base,
+        rule: 'workload-not-strict',
+        severity: 'error',
+        message: `effective mTLS is ${w.effectiveMtls}${ports ? ` (ports ${ports})` : ''}, so plaintext is accepted${w.policies.length ? ` (from ${w.policies.join(', ')})` : ' (no PeerAuthentication applies: Istio defaults to PERMISSIVE)'}`,
+        fix: 'apply a STRICT mesh-wide PeerAuthentication in the root namespace and remove weaker ones',
+        controls: controlsFor('workload-not-strict'),
+      });
+    }
+  }
+
+  // Namespaces that name a revision no control plane serves.
+  const unserved: { namespace: string; revision: string }[] = [];
+  for (const [ns, facts] of nsFacts) {
+    if (!wanted(ns)) continue;
+    const rev = facts.labels.get(LABEL_REV);
+    if (!rev || facts.labels.has(LABEL_INJECTION)) continue;
+    if (served.all.has(rev)) continue;
+    unserved.push({ namespace: ns, revision: rev });
+    findings.push({
+      rule: 'install-revision-unserved',
+      severity: 'error',
+      mode: 'audit',
+      namespace: ns,
+      kind: 'Namespace',
+      name: ns,
+      message: `istio.io/rev=${rev} names a revision no control plane serves${served.all.size ? ` (served: ${[...served.all].sort().join(', ')})` : ' (no control plane found)'}: new pods get no sidecar`,
+      fix: `install revision ${rev} or relabel the namespace with a served revision`,
+      controls: controlsFor('install-revision-unserved'),
+    });
+  }
+
+  // Exemptions: active, expiring within 30 days, or expired (an expired one no longer lifts anything).
+  const exemptions: ExemptionRow[] = config.exemptions.map((ex) => {
+    const e = ex.source;
+    const status = now > ex.expiresAt ? 'expired' : ex.expiresAt - now <= EXPIRY_WARNING_DAYS * DAY ? 'expiring' : 'active';
+    return {
+      index: ex.index,
+      namespace: e.namespace,
+      ...(e.kind ? { kind: e.kind } : {}),
+      ...(e.name ? { name: e.name } : {}),
+      ...(e.rules ? { rules: e.rules } : {}),
+      reason: e.reason,
+      ...(e.owner ? { owner: e.owner } : {}),
+      ...(e.expires ? { expires: e.expires } : {}),
+      status,
+      used: exemptionUse.get(ex.index) ?? 0,
+    };
+  });
+  for (const x of exemptions) {
+    if (x.status === 'active') continue;
+    const rule = x.status === 'expired' ? 'exemption-expired' : 'exemption-expiring';
+    findings.push({
+      rule,
+      severity: 'warning',
+      mode: 'audit',
+      namespace: x.namespace,
+      kind: 'Exemption',
+      name: `exemptions[${x.index}]`,
+      message: x.status === 'expired' ? `exemption "${x.reason}" expired on ${x.expires} and no longer applies` : `exemption "${x.reason}" expires on ${x.expires}, within ${EXPIRY_WARNING_DAYS} days`,
+      fix: 'fix what it exempts, or renew it with a new expiry date',
+      controls: controlsFor(rule),
+    });
+  }
+
+  findings.push(...(opts.extraFindings ?? []));
+
+  // Per-namespace rows: every namespace seen, in the input or through a workload.
+  const nsNames = new Set<string>([...nsFacts.keys()].filter((n) => wanted(n) && !config.systemNamespaces.has(n)));
+  for (const w of workloads) nsNames.add(w.namespace);
+  const byNs = new Map<string, WorkloadRow[]>();
+  for (const w of workloads) {
+    const list = byNs.get(w.namespace);
+    if (list) list.push(w);
+    else byNs.set(w.namespace, [w]);
+  }
+  const findingsByNs = new Map<string, number>();
+  for (const f of findings) findingsByNs.set(f.namespace, (findingsByNs.get(f.namespace) ?? 0) + 1);
+  const namespaces: NamespaceRow[] = [...nsNames].sort().map((ns) => {
+    const ws = byNs.get(ns) ?? [];
+    const meshedN = ws.filter((w) => w.meshed).length;
+    const strictN = ws.filter((w) => w.strict).length;
+    const facts = factsOf(ns);
+    return {
+      namespace: ns,
+      enrolment: facts.known ? enrolment(facts.labels) : 'unknown',
+      workloads: ws.length,
+      meshed: meshedN,
+      strict: strictN,
+      coveragePercent: pct(strictN, ws.length),
+      findings: findingsByNs.get(ns) ?? 0,
+    };
+  });
+
+  const meshed = workloads.filter((w) => w.meshed).length;
+  const strict = workloads.filter((w) => w.strict).length;
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const controls = (Object.keys(CONTROLS) as ControlId[]).map((id) => ({
+    ...CONTROLS[id],
+    rules: [...new Set(findings.filter((f) => f.controls.includes(id)).map((f) => f.rule))].sort(),
+    findings: findings.filter((f) => f.controls.includes(id)).length,
+  }));
+  return {
+    apiVersion: 'meshlock.dev/v1alpha1',
+    kind: 'AuditReport',
+    generatedAt: ctx.now.toISOString(),
+    tool: { name: 'meshlock', version: VERSION },
+    source: opts.source,
+    config: { mode: config.mode, dataplane: config.dataplane, rootNamespace: config.rootNamespace },
+    summary: {
+      workloads: workloads.length,
+      meshed,
+      strict,
+      coveragePercent: pct(strict, workloads.length),
+      meshedPercent: pct(meshed, workloads.length),
+      pods: podCount,
+      namespaces: namespaces.length,
+      findings: { error: errors, warning: findings.length - errors, total: findings.length },
+    },
+    namespaces,
+    workloads,
+    findings,
+    destinationRules,
+    exemptions,
+    revisions: { served: [...served.all].sort(), unserved },
+    ...(opts.installation ? { installation: opts.installation } : {}),
+    controls,
+  };
+}

@@ -1,0 +1,83 @@
+// Where the audit's objects come from: a dump on disk, or the live cluster listed page by page.
+// Collection only; every decision is made afterwards on the inventory (build.ts, install.ts).
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ResolvedConfig } from '../config/index.js';
+import { listAll, type ResourceType } from '../kube/list.js';
+import { addToInventory, emptyInventory, type Inventory } from './inventory.js';
+import { readManifests, type SourceError } from './sources.js';
+
+export interface Collected {
+  readonly inventory: Inventory;
+  readonly errors: SourceError[];
+  /** Resource types the cluster does not serve (Istio CRDs missing), for the report. */
+  readonly missing: string[];
+  readonly locations?: Map<unknown, { file: string; line: number }>;
+}
+
+export function collectFromFiles(paths: readonly string[], defaultNamespace: string, stdin?: () => string): Collected {
+  const set = readManifests(paths, { fast: true, ...(stdin ? { stdin } : {}) });
+  const locations = new Map<unknown, { file: string; line: number }>();
+  for (const o of set.objects) locations.set(o.object, { file: o.file, line: o.line });
+  return { inventory: addToInventory(emptyInventory(), set.objects.map((o) => o.object), defaultNamespace), errors: set.errors, missing: [], locations };
+}
+
+const NAMESPACED: ResourceType[] = [
+  { apiVersion: 'v1', resource: 'pods', kind: 'Pod', namespaced: true },
+  { apiVersion: 'apps/v1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true },
+  { apiVersion: 'apps/v1', resource: 'deployments', kind: 'Deployment', namespaced: true },
+  { apiVersion: 'apps/v1', resource: 'statefulsets', kind: 'StatefulSet', namespaced: true },
+  { apiVersion: 'apps/v1', resource: 'daemonsets', kind: 'DaemonSet', namespaced: true },
+  { apiVersion: 'batch/v1', resource: 'jobs', kind: 'Job', namespaced: true },
+  { apiVersion: 'batch/v1', resource: 'cronjobs', kind: 'CronJob', namespaced: true },
+  { apiVersion: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true },
+  { apiVersion: 'security.istio.io/v1', resource: 'peerauthentications', kind: 'PeerAuthentication', namespaced: true, fallbacks: ['security.istio.io/v1beta1'] },
+  { apiVersion: 'networking.istio.io/v1', resource: 'destinationrules', kind: 'DestinationRule', namespaced: true, fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] },
+];
+const NAMESPACES: ResourceType = { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false };
+const WEBHOOKS: ResourceType[] = [
+  { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false },
+  { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false },
+];
+const SECRETS: ResourceType = { apiVersion: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true };
+
+export interface ClusterOptions {
+  /** Only these namespaces (kubectl's -n); the root namespace is always read for mesh policies and istiod. */
+  readonly namespaces?: readonly string[];
+  readonly pageSize?: number;
+  readonly progress?: (what: string, received: number) => void;
+}
+
+export async function collectFromCluster(kc: KubeConfig, config: ResolvedConfig, opts: ClusterOptions = {}): Promise<Collected> {
+  let inv = emptyInventory();
+  const missing: string[] = [];
+  const errors: SourceError[] = [];
+  const scopes = opts.namespaces && opts.namespaces.length > 0 ? [...new Set([...opts.namespaces, config.rootNamespace])] : [undefined];
+  const run = async (type: ResourceType, namespace?: string, fieldSelector?: string): Promise<void> => {
+    const what = `${type.resource}${namespace ? ` in ${namespace}` : ''}`;
+    try {
+      const items = await listAll(kc, type, {
+        ...(namespace ? { namespace } : {}),
+        ...(fieldSelector ? { fieldSelector } : {}),
+        limit: opts.pageSize ?? 500,
+        onPage: (n) => opts.progress?.(what, n),
+      });
+      if (items === undefined) missing.push(type.resource);
+      else inv = addToInventory(inv, items);
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      // Secrets and webhook configurations need rights an auditor may not have; the report says so.
+      if (status === 403 && (type === SECRETS || WEBHOOKS.includes(type))) errors.push({ file: `cluster:${what}`, line: 0, message: `forbidden: ${(err as Error).message}` });
+      else throw err;
+    }
+  };
+  await run(NAMESPACES);
+  for (const type of NAMESPACED) for (const ns of scopes) await run(type, ns);
+  for (const type of WEBHOOKS) await run(type);
+  // Only TLS Secrets of meshlock's namespace: the serving certificate, nothing else.
+  await run(SECRETS, config.meshlockNamespace, 'type=kubernetes.io/tls');
+  if (opts.namespaces && opts.namespaces.length > 0) {
+    const keep = new Set([...opts.namespaces, config.rootNamespace]);
+    inv = { ...inv, namespaces: inv.namespaces.filter((n) => keep.has(n.metadata?.name ?? '')) };
+  }
+  return { inventory: inv, errors, missing };
+}

@@ -1,0 +1,107 @@
+// The audit report: what every renderer reads. Plain data, JSON-serialisable as is.
+import type { ControlId } from './controls.js';
+import type { MtlsMode } from './mtls.js';
+import type { Dataplane } from './workloads.js';
+
+export type FindingSeverity = 'error' | 'warning';
+
+export interface ReportFinding {
+  readonly rule: string;
+  readonly severity: FindingSeverity;
+  /** The mode the engine enforces the rule in for this namespace (engine rules), or `audit`. */
+  readonly mode: string;
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly message: string;
+  readonly fix?: string;
+  readonly controls: readonly ControlId[];
+  /** File and line when the object came from a dump. */
+  readonly file?: string;
+  readonly line?: number;
+}
+
+export interface WorkloadRow {
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly pods: number;
+  readonly meshed: boolean;
+  readonly dataplane: Dataplane;
+  readonly reason?: string;
+  /** The weakest mode over every port: what a plaintext client can reach. DISABLE when not meshed. */
+  readonly effectiveMtls: MtlsMode;
+  /** What the PeerAuthentications alone say, whether or not a proxy enforces it. */
+  readonly policyMtls: MtlsMode;
+  /** Port -> mode where a port-level policy differs from the workload mode. */
+  readonly ports: Readonly<Record<string, MtlsMode>>;
+  /** PeerAuthentications that decided the mode, `namespace/name`. */
+  readonly policies: readonly string[];
+  readonly strict: boolean;
+}
+
+export interface NamespaceRow {
+  readonly namespace: string;
+  /** How the namespace joins the mesh: `istio-injection=enabled`, `istio.io/rev=canary`, `ambient`, or `not enrolled`. */
+  readonly enrolment: string;
+  readonly workloads: number;
+  readonly meshed: number;
+  readonly strict: number;
+  readonly coveragePercent: number;
+  readonly findings: number;
+}
+
+export type ExemptionStatus = 'active' | 'expiring' | 'expired';
+
+export interface ExemptionRow {
+  readonly index: number;
+  readonly namespace: string;
+  readonly kind?: string;
+  readonly name?: string;
+  readonly rules?: readonly string[];
+  readonly reason: string;
+  readonly owner?: string;
+  readonly expires?: string;
+  readonly status: ExemptionStatus;
+  /** Violations the exemption lifted in this audit. */
+  readonly used: number;
+}
+
+export interface DestinationRuleRow {
+  readonly namespace: string;
+  readonly name: string;
+  readonly host: string;
+  readonly rule: string;
+  readonly message: string;
+}
+
+export interface AuditSummary {
+  readonly workloads: number;
+  readonly meshed: number;
+  readonly strict: number;
+  /** Share of workloads whose every port is effectively STRICT, in percent (one decimal). */
+  readonly coveragePercent: number;
+  readonly meshedPercent: number;
+  readonly pods: number;
+  readonly namespaces: number;
+  readonly findings: { readonly error: number; readonly warning: number; readonly total: number };
+}
+
+export interface AuditReport {
+  readonly apiVersion: 'meshlock.dev/v1alpha1';
+  readonly kind: 'AuditReport';
+  readonly generatedAt: string;
+  readonly tool: { readonly name: 'meshlock'; readonly version: string };
+  readonly source: { readonly type: 'cluster' | 'file'; readonly name: string; readonly namespaces?: readonly string[] };
+  readonly config: { readonly mode: string; readonly dataplane: string; readonly rootNamespace: string };
+  readonly summary: AuditSummary;
+  readonly namespaces: readonly NamespaceRow[];
+  readonly workloads: readonly WorkloadRow[];
+  readonly findings: readonly ReportFinding[];
+  readonly destinationRules: readonly DestinationRuleRow[];
+  readonly exemptions: readonly ExemptionRow[];
+  readonly revisions: { readonly served: readonly string[]; readonly unserved: readonly { namespace: string; revision: string }[] };
+  /** Installation checks ran (live cluster only). */
+  readonly installation?: { readonly checked: boolean; readonly notes: readonly string[] };
+  readonly controls: readonly { id: ControlId; framework: string; title: string; rules: readonly string[]; findings: number }[];
+}

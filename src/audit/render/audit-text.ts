@@ -1,0 +1,111 @@
+// The audit as text for a terminal, and as Markdown for a pull request or a wiki page.
+import { CONTROLS } from '../controls.js';
+import type { AuditReport } from '../model.js';
+import { paint } from './colour.js';
+
+function sourceLine(r: AuditReport): string {
+  return `${r.source.type === 'cluster' ? 'cluster' : 'file'} ${r.source.name}${r.source.namespaces?.length ? ` (namespaces: ${r.source.namespaces.join(', ')})` : ''}, ${r.generatedAt}`;
+}
+
+export function renderAuditText(r: AuditReport, colour: boolean): string {
+  const p = paint(colour);
+  const s = r.summary;
+  const out: string[] = [];
+  out.push(p.bold(`meshlock audit of ${sourceLine(r)}`));
+  out.push(
+    `workloads ${s.workloads}, meshed ${s.meshed}, strict ${s.strict}, coverage ${s.coveragePercent}%; findings: ${p.red(`${s.findings.error} error`)}, ${p.yellow(`${s.findings.warning} warning`)}`,
+  );
+  out.push('');
+  out.push(p.bold('NAMESPACE                      ENROLMENT                 WORKLOADS MESHED STRICT COVERAGE FINDINGS'));
+  for (const n of r.namespaces) {
+    out.push(`${n.namespace.padEnd(30)} ${n.enrolment.padEnd(25)} ${String(n.workloads).padStart(9)} ${String(n.meshed).padStart(6)} ${String(n.strict).padStart(6)} ${`${n.coveragePercent}%`.padStart(8)} ${String(n.findings).padStart(8)}`);
+  }
+  const weak = r.workloads.filter((w) => !w.strict);
+  if (weak.length > 0) {
+    out.push('');
+    out.push(p.bold('Workloads not effectively STRICT'));
+    for (const w of weak) {
+      const ports = Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', ');
+      out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.meshed ? w.effectiveMtls : `not meshed: ${w.reason ?? ''}`}${ports ? ` ports ${ports}` : ''}`);
+    }
+  }
+  if (r.findings.length > 0) {
+    out.push('');
+    out.push(p.bold('Findings'));
+    for (const f of r.findings) {
+      const tag = f.severity === 'error' ? p.red(f.rule) : p.yellow(f.rule);
+      out.push(`  [${tag}] ${f.kind} ${f.namespace && f.kind !== 'Namespace' ? `${f.namespace}/` : ''}${f.name}: ${f.message}${f.mode !== 'enforce' && f.mode !== 'audit' ? ` (${f.mode})` : ''}`);
+    }
+  }
+  if (r.exemptions.length > 0) {
+    out.push('');
+    out.push(p.bold('Exemptions'));
+    for (const e of r.exemptions) out.push(`  [${e.status}] ${e.namespace}/${e.kind ?? '*'}/${e.name ?? '*'} ${e.rules?.join(',') ?? 'all rules'} until ${e.expires ?? 'forever'}: ${e.reason} (used ${e.used})`);
+  }
+  if (r.installation) {
+    out.push('');
+    out.push(p.bold('Installation'));
+    for (const n of r.installation.notes) out.push(`  ${n}`);
+  }
+  out.push('');
+  out.push(p.bold('Controls'));
+  for (const c of r.controls) out.push(`  ${c.id} (${c.title}): ${c.findings} finding${c.findings === 1 ? '' : 's'}${c.rules.length ? ` [${c.rules.join(', ')}]` : ''}`);
+  return `${out.join('\n')}\n`;
+}
+
+function md(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function renderAuditMarkdown(r: AuditReport): string {
+  const s = r.summary;
+  const out: string[] = [];
+  out.push('# meshlock mTLS audit');
+  out.push('');
+  out.push(`Source: ${md(sourceLine(r))}. meshlock ${r.tool.version}, mode ${r.config.mode}, dataplane ${r.config.dataplane}, root namespace ${r.config.rootNamespace}.`);
+  out.push('');
+  out.push('## Summary');
+  out.push('');
+  out.push('| workloads | meshed | strict | coverage | errors | warnings |');
+  out.push('|---:|---:|---:|---:|---:|---:|');
+  out.push(`| ${s.workloads} | ${s.meshed} | ${s.strict} | ${s.coveragePercent}% | ${s.findings.error} | ${s.findings.warning} |`);
+  out.push('');
+  out.push('## Namespaces');
+  out.push('');
+  out.push('| namespace | enrolment | workloads | meshed | strict | coverage | findings |');
+  out.push('|---|---|---:|---:|---:|---:|---:|');
+  for (const n of r.namespaces) out.push(`| ${md(n.namespace)} | ${md(n.enrolment)} | ${n.workloads} | ${n.meshed} | ${n.strict} | ${n.coveragePercent}% | ${n.findings} |`);
+  out.push('');
+  out.push('## Workloads');
+  out.push('');
+  out.push('| namespace | kind | name | pods | meshed | effective mTLS | ports |');
+  out.push('|---|---|---|---:|---|---|---|');
+  for (const w of r.workloads) {
+    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : `no: ${md(w.reason ?? '')}`} | ${w.effectiveMtls} | ${md(Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', '))} |`);
+  }
+  out.push('');
+  out.push('## Findings');
+  out.push('');
+  out.push('| rule | severity | mode | object | message | controls |');
+  out.push('|---|---|---|---|---|---|');
+  for (const f of r.findings) out.push(`| ${f.rule} | ${f.severity} | ${f.mode} | ${md(`${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name}`)} | ${md(f.message)} | ${f.controls.join(', ')} |`);
+  out.push('');
+  out.push('## Exemptions');
+  out.push('');
+  out.push('| status | namespace | kind | name | rules | expires | reason | owner | used |');
+  out.push('|---|---|---|---|---|---|---|---|---:|');
+  for (const e of r.exemptions) out.push(`| ${e.status} | ${md(e.namespace)} | ${e.kind ?? '*'} | ${md(e.name ?? '*')} | ${e.rules?.join(', ') ?? 'all'} | ${e.expires ?? 'never'} | ${md(e.reason)} | ${md(e.owner ?? '')} | ${e.used} |`);
+  if (r.installation) {
+    out.push('');
+    out.push('## Installation');
+    out.push('');
+    for (const n of r.installation.notes) out.push(`- ${md(n)}`);
+  }
+  out.push('');
+  out.push('## Control mapping');
+  out.push('');
+  out.push('| control | framework | title | findings | rules |');
+  out.push('|---|---|---|---:|---|');
+  for (const c of r.controls) out.push(`| ${c.id} | ${md(CONTROLS[c.id].framework)} | ${md(c.title)} | ${c.findings} | ${c.rules.join(', ')} |`);
+  return `${out.join('\n')}\n`;
+}

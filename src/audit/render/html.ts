@@ -1,0 +1,145 @@
+// The audit as one self-contained HTML file an auditor can open offline: summary, a chart of
+// coverage by namespace (inline SVG), tables. No script, no external asset; a Content Security
+// Policy forbids fetching anything, and the only stylesheet is allowed by its hash.
+import { createHash } from 'node:crypto';
+import { CONTROLS } from '../controls.js';
+import type { AuditReport, NamespaceRow } from '../model.js';
+
+export function esc(s: string | number): string {
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:75rem;padding:0 1rem;color:#1b1f24}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
+.meta{color:#57606a}
+.cards{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}
+.card{border:1px solid #d0d7de;border-radius:6px;padding:.6rem 1rem;min-width:8rem}
+.card dt{color:#57606a;font-size:.8rem;text-transform:uppercase}.card dd{margin:0;font-size:1.6rem;font-weight:600}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.error{color:#cf222e;font-weight:600}.warning{color:#9a6700;font-weight:600}.ok{color:#1a7f37;font-weight:600}
+svg text{font-size:12px;fill:#1b1f24}
+`.trim();
+
+const MAX_BARS = 200;
+
+function chart(rows: readonly NamespaceRow[]): string {
+  // Lowest coverage first: the namespaces an auditor must look at.
+  const shown = [...rows].sort((a, b) => a.coveragePercent - b.coveragePercent || a.namespace.localeCompare(b.namespace)).slice(0, MAX_BARS);
+  const barH = 18;
+  const labelW = 220;
+  const plotW = 480;
+  const h = shown.length * (barH + 4) + 24;
+  const bars = shown
+    .map((n, i) => {
+      const y = i * (barH + 4);
+      const w = Math.round((n.coveragePercent / 100) * plotW);
+      const fill = n.coveragePercent >= 100 ? '#2da44e' : n.coveragePercent >= 50 ? '#d4a72c' : '#cf222e';
+      return `<g data-namespace="${esc(n.namespace)}" data-coverage="${n.coveragePercent}"><title>${esc(n.namespace)}: ${n.strict}/${n.workloads} strict (${n.coveragePercent}%)</title><text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(n.namespace.length > 30 ? `${n.namespace.slice(0, 29)}…` : n.namespace)}</text><rect x="${labelW}" y="${y}" width="${plotW}" height="${barH}" fill="#eaeef2"/><rect class="bar" x="${labelW}" y="${y}" width="${w}" height="${barH}" fill="${fill}"/><text x="${labelW + plotW + 6}" y="${y + 13}">${n.coveragePercent}%</text></g>`;
+    })
+    .join('');
+  const note = rows.length > MAX_BARS ? `<p class="meta">Showing the ${MAX_BARS} namespaces with the lowest coverage of ${rows.length}.</p>` : '';
+  return `<svg id="coverage-chart" role="img" aria-label="Coverage by namespace" xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 60}" height="${h}" viewBox="0 0 ${labelW + plotW + 60} ${h}">${bars}</svg>${note}`;
+}
+
+function table(id: string, head: readonly string[], rows: readonly (readonly string[])[], numeric: ReadonlySet<number> = new Set()): string {
+  const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
+  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric.has(i) ? ' class="n"' : ''}>${c}</td>`).join('')}</tr>`).join('\n');
+  return `<table id="${id}"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+export function renderAuditHtml(r: AuditReport): string {
+  const s = r.summary;
+  const hash = createHash('sha256').update(CSS).digest('base64');
+  const csp = `default-src 'none'; style-src 'sha256-${hash}'; img-src data:; base-uri 'none'; form-action 'none'`;
+  const card = (id: string, label: string, value: string | number): string => `<div class="card"><dt>${esc(label)}</dt><dd id="${id}">${esc(value)}</dd></div>`;
+  const sev = (x: string): string => `<span class="${x === 'error' ? 'error' : 'warning'}">${esc(x)}</span>`;
+  const parts: string[] = [];
+  parts.push(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>meshlock mTLS audit: ${esc(r.source.name)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<h1>meshlock mTLS audit</h1>
+<p class="meta" id="source">Source: ${esc(r.source.type)} <strong>${esc(r.source.name)}</strong>${r.source.namespaces?.length ? ` (namespaces ${esc(r.source.namespaces.join(', '))})` : ''}; generated <time datetime="${esc(r.generatedAt)}">${esc(r.generatedAt)}</time> by meshlock ${esc(r.tool.version)}; mode ${esc(r.config.mode)}, dataplane ${esc(r.config.dataplane)}, root namespace ${esc(r.config.rootNamespace)}.</p>
+<h2>Summary</h2>
+<dl class="cards">
+${card('summary-workloads', 'Workloads', s.workloads)}
+${card('summary-meshed', 'Meshed', s.meshed)}
+${card('summary-strict', 'Strict', s.strict)}
+${card('summary-coverage', 'Coverage', `${s.coveragePercent}%`)}
+${card('summary-errors', 'Errors', s.findings.error)}
+${card('summary-warnings', 'Warnings', s.findings.warning)}
+</dl>
+<h2>Coverage by namespace</h2>
+${chart(r.namespaces)}`);
+  parts.push('<h2>Namespaces</h2>');
+  parts.push(
+    table(
+      'namespaces',
+      ['namespace', 'enrolment', 'workloads', 'meshed', 'strict', 'coverage', 'findings'],
+      r.namespaces.map((n) => [esc(n.namespace), esc(n.enrolment), esc(n.workloads), esc(n.meshed), esc(n.strict), `${esc(n.coveragePercent)}%`, esc(n.findings)]),
+      new Set([2, 3, 4, 5, 6]),
+    ),
+  );
+  parts.push('<h2>Workloads</h2>');
+  parts.push(
+    table(
+      'workloads',
+      ['namespace', 'kind', 'name', 'pods', 'meshed', 'effective mTLS', 'ports', 'policies'],
+      r.workloads.map((w) => [
+        esc(w.namespace),
+        esc(w.kind),
+        esc(w.name),
+        esc(w.pods),
+        w.meshed ? `<span class="ok">yes</span> (${esc(w.dataplane)})` : `<span class="error">no</span>: ${esc(w.reason ?? '')}`,
+        `<span class="${w.strict ? 'ok' : 'error'}">${esc(w.effectiveMtls)}</span>`,
+        esc(Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', ')),
+        esc(w.policies.join(', ')),
+      ]),
+      new Set([3]),
+    ),
+  );
+  parts.push('<h2>Findings</h2>');
+  parts.push(
+    table(
+      'findings',
+      ['rule', 'severity', 'mode', 'object', 'message', 'controls'],
+      r.findings.map((f) => [esc(f.rule), sev(f.severity), esc(f.mode), esc(`${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name}`), esc(f.message), esc(f.controls.join(', '))]),
+    ),
+  );
+  if (r.destinationRules.length > 0) {
+    parts.push('<h2>DestinationRules sending without mesh mTLS</h2>');
+    parts.push(table('destination-rules', ['namespace', 'name', 'host', 'rule', 'message'], r.destinationRules.map((d) => [esc(d.namespace), esc(d.name), esc(d.host), esc(d.rule), esc(d.message)])));
+  }
+  parts.push('<h2>Exemptions</h2>');
+  parts.push(
+    table(
+      'exemptions',
+      ['status', 'namespace', 'kind', 'name', 'rules', 'expires', 'reason', 'owner', 'used'],
+      r.exemptions.map((e) => [esc(e.status), esc(e.namespace), esc(e.kind ?? '*'), esc(e.name ?? '*'), esc(e.rules?.join(', ') ?? 'all'), esc(e.expires ?? 'never'), esc(e.reason), esc(e.owner ?? ''), esc(e.used)]),
+      new Set([8]),
+    ),
+  );
+  if (r.installation) {
+    parts.push('<h2>Installation</h2>');
+    parts.push(`<ul id="installation">${r.installation.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
+  }
+  parts.push('<h2>Control mapping</h2>');
+  parts.push(
+    table(
+      'controls',
+      ['control', 'framework', 'title', 'findings', 'rules'],
+      r.controls.map((c) => [esc(c.id), esc(CONTROLS[c.id].framework), esc(c.title), esc(c.findings), esc(c.rules.join(', '))]),
+      new Set([3]),
+    ),
+  );
+  parts.push('</body>\n</html>\n');
+  return parts.join('\n');
+}
