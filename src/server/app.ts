@@ -33,7 +33,11 @@ export interface AppOptions {
   readonly metrics: Metrics;
   readonly state: ServerState;
   readonly bodyLimit?: number;
+  /** The clock exemptions are judged against; tests fix it. Default: the system clock. */
+  readonly clock?: () => Date;
 }
+
+const systemClock = (): Date => new Date();
 
 function logDecision(logger: Logger, r: DecisionRecord, ms: number): void {
   // Identity and outcome only: object contents can hold secrets (env values, config maps).
@@ -88,6 +92,7 @@ export type App = ReturnType<typeof buildApp>;
 export function buildApp(opts: AppOptions) {
   const { logger, metrics, state } = opts;
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const clock = opts.clock ?? systemClock;
   const app = Fastify({
     https: { ...TLS_OPTIONS, cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
     loggerInstance: logger,
@@ -116,7 +121,7 @@ export function buildApp(opts: AppOptions) {
   });
 
   const decide = (webhook: Webhook, body: unknown, reply: FastifyReply) => {
-    const { review, record } = admit(webhook, body, { config: state.config, now: new Date() });
+    const { review, record } = admit(webhook, body, { config: state.config, now: clock() });
     const ms = reply.elapsedTime;
     metrics.decision(record, ms / 1000);
     logDecision(logger, record, ms);

@@ -24,6 +24,8 @@ export interface ServeOptions {
   /** Polling interval for config and certificate files (fallback to fs events). Default 10 s. */
   readonly watchIntervalMs?: number;
   readonly bodyLimit?: number;
+  /** The clock exemptions are judged against (tests). */
+  readonly clock?: () => Date;
 }
 
 export interface RunningServer {
@@ -48,7 +50,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const tls = readServingPair(opts.certFile, opts.keyFile);
   const metrics = new Metrics({ namespaceLabel: opts.metricsNamespaceLabel === true });
   const state: ServerState = { config, ready: false, draining: false };
-  const app = buildApp({ tls, logger, metrics, state, ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}) });
+  const app = buildApp({ tls, logger, metrics, state, ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
 
   const watchOpts = opts.watchIntervalMs !== undefined ? { intervalMs: opts.watchIntervalMs } : {};
   const watchers: Watcher[] = [];
