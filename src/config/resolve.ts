@@ -68,8 +68,10 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
     clusterDomain: file.clusterDomain ?? 'cluster.local',
     meshlockNamespace,
     systemNamespaces: system,
-    rules: { ...(file.rules ?? {}) },
-    namespaces: { ...(file.namespaces ?? {}) },
+    // Null-prototype maps: a namespace named `constructor` (a valid Kubernetes name) must not read
+    // Object.prototype.constructor as its mode.
+    rules: Object.assign(Object.create(null) as Record<string, Mode>, file.rules ?? {}),
+    namespaces: Object.assign(Object.create(null) as Record<string, Mode>, file.namespaces ?? {}),
     exemptions: (file.exemptions ?? []).map(compileExemption),
     file,
   });
@@ -81,7 +83,9 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
  * labels: whoever can label a namespace could otherwise switch enforcement off.
  */
 export function modeFor(config: ResolvedConfig, id: RuleId | MutationId, namespace: string): Mode {
-  return config.namespaces[namespace] ?? config.rules[id] ?? config.mode;
+  const byNamespace = Object.hasOwn(config.namespaces, namespace) ? config.namespaces[namespace] : undefined;
+  const byRule = Object.hasOwn(config.rules, id) ? config.rules[id] : undefined;
+  return byNamespace ?? byRule ?? config.mode;
 }
 
 export interface ExemptionMatch {
