@@ -1,0 +1,241 @@
+// The webhook over real TLS: the routes, the refusals (400, 404, 413), limits and timeouts, metrics,
+// logs, and a graceful shutdown of the real process.
+import t from 'tap';
+import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../src/server/index.js';
+import { makePki, reviewOf, send, spawnCli, startTestServer } from './lib/server.js';
+
+const permissivePa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
+const secretPod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'api', namespace: 'shop', labels: { 'sidecar.istio.io/inject': 'false' } },
+  spec: { containers: [{ name: 'api', image: 'api:1', env: [{ name: 'DB_PASSWORD', value: 'hunter2-do-not-log' }] }] },
+};
+const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments' } };
+
+t.test('POST /validate answers both AdmissionReview versions over TLS', async (t) => {
+  const s = await startTestServer(t);
+  for (const apiVersion of ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1']) {
+    const res = await s.post('/validate', reviewOf(permissivePa, { apiVersion, uid: `uid-${apiVersion}` }));
+    t.equal(res.status, 200);
+    t.match(res.headers['content-type'], /^application\/json/);
+    const body = res.json<{ apiVersion: string; response: { uid: string; allowed: boolean; status: { code: number } } }>();
+    t.equal(body.apiVersion, apiVersion);
+    t.equal(body.response.uid, `uid-${apiVersion}`);
+    t.equal(body.response.allowed, false);
+    t.equal(body.response.status.code, 403);
+  }
+});
+
+t.test('POST /mutate returns a base64 JSON Patch', async (t) => {
+  const s = await startTestServer(t);
+  const res = await s.post('/mutate', reviewOf(ns));
+  const r = res.json<{ response: { patch: string; patchType: string } }>().response;
+  t.equal(r.patchType, 'JSONPatch');
+  t.same(JSON.parse(Buffer.from(r.patch, 'base64').toString()), [
+    { op: 'add', path: '/metadata/labels', value: {} },
+    { op: 'add', path: '/metadata/labels/istio-injection', value: 'enabled' },
+  ]);
+});
+
+t.test('invalid JSON or an envelope without request.uid get 400 with a clear message', async (t) => {
+  const s = await startTestServer(t);
+  const invalid = await s.post('/validate', '{"apiVersion": ');
+  t.equal(invalid.status, 400);
+  t.equal(invalid.json()['code'], 'MESHLOCK_ERR_INVALID_JSON');
+  t.match(invalid.json()['message'], /not valid JSON/);
+  const noUid = await s.post('/validate', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { operation: 'CREATE' } });
+  t.equal(noUid.status, 400);
+  t.equal(noUid.json()['code'], 'MESHLOCK_ERR_MISSING_UID');
+  const empty = await s.post('/mutate', '');
+  t.equal(empty.status, 400);
+  t.equal(empty.json()['code'], 'MESHLOCK_ERR_EMPTY_BODY');
+  const notReview = await s.post('/validate', { hello: 'world' });
+  t.equal(notReview.json()['code'], 'MESHLOCK_ERR_NOT_A_REVIEW');
+  const poisoned = await s.post('/validate', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","__proto__":{"allowed":true}}}');
+  t.equal(poisoned.status, 400, 'prototype poisoning is refused');
+  const textPlain = await s.post('/validate', reviewOf(permissivePa), { 'content-type': 'text/plain' });
+  t.equal(textPlain.status, 200, 'a body is read as JSON whatever its content type (curl sends form encoding)');
+  const health = await s.get('/healthz');
+  t.equal(health.status, 200, 'the server is still healthy after bad requests');
+});
+
+t.test('a body of 7 MiB is accepted and a larger one than the limit gets 413', async (t) => {
+  const s = await startTestServer(t);
+  // An UPDATE of a large object: object and oldObject each carry ~3.5 MiB of annotations.
+  const big = (n: number) => ({ ...secretPod, metadata: { ...secretPod.metadata, annotations: { blob: 'x'.repeat(n) } } });
+  const half = 3.5 * 1024 * 1024;
+  const review = reviewOf(big(half), { operation: 'UPDATE', oldObject: big(half) });
+  const body = JSON.stringify(review);
+  t.ok(body.length >= 7 * 1024 * 1024, `body is ${body.length} bytes`);
+  const ok = await s.post('/validate', body);
+  t.equal(ok.status, 200);
+  t.equal(ok.json<{ response: { allowed: boolean } }>().response.allowed, false, 'and decided like any other');
+  const tooBig = JSON.stringify(reviewOf(big(9 * 1024 * 1024)));
+  const res = await s.post('/validate', tooBig).catch((err: Error) => err);
+  // Node may reset the socket while the client is still writing; either way it is never accepted.
+  if (res instanceof Error) t.match(res.message, /EPIPE|ECONNRESET/);
+  else {
+    t.equal(res.status, 413);
+    t.equal(res.json()['code'], 'MESHLOCK_ERR_BODY_TOO_LARGE');
+  }
+  t.equal((await s.get('/healthz')).status, 200);
+});
+
+t.test('GET /healthz, GET /readyz, and 404 for anything else', async (t) => {
+  const s = await startTestServer(t);
+  t.equal((await s.get('/healthz')).status, 200);
+  const ready = await s.get('/readyz');
+  t.equal(ready.status, 200);
+  t.same(ready.json(), { status: 'ready' });
+  const nf = await s.get('/nope');
+  t.equal(nf.status, 404);
+  t.equal(nf.json()['code'], 'MESHLOCK_ERR_NOT_FOUND');
+  t.equal((await s.get('/validate')).status, 404, 'GET /validate is not a route');
+  s.server.state.draining = true;
+  t.equal((await s.get('/readyz')).status, 503, 'not ready while draining');
+});
+
+t.test('there is no plaintext admission port', async (t) => {
+  const s = await startTestServer(t);
+  const err = await new Promise<unknown>((resolve) => {
+    httpRequest({ host: '127.0.0.1', port: s.server.port, path: '/validate', method: 'POST' }, () => resolve(undefined))
+      .on('error', resolve)
+      .end('{}');
+  });
+  t.ok(err instanceof Error, 'a plain HTTP request gets no HTTP answer');
+});
+
+t.test('connections stay alive at least 90 s, longer than the apiserver keeps idle ones', async (t) => {
+  const s = await startTestServer(t);
+  t.ok(KEEP_ALIVE_TIMEOUT_MS >= 90_000);
+  t.equal(s.server.app.server.keepAliveTimeout, KEEP_ALIVE_TIMEOUT_MS);
+  const res = await s.get('/healthz');
+  t.match(res.headers['keep-alive'], /timeout=\d+/);
+  t.ok(Number(/timeout=(\d+)/.exec(String(res.headers['keep-alive']))?.[1]) >= 90);
+});
+
+t.test('a slow or broken client does not wedge the server', async (t) => {
+  const s = await startTestServer(t);
+  // A client that opens TLS, sends half the headers and stalls; another that sends garbage instead of TLS.
+  const slow = tlsConnect({ host: '127.0.0.1', port: s.server.port, ca: s.pki.ca.certPem, servername: 'localhost' });
+  await new Promise((r) => slow.once('secureConnect', r));
+  slow.write('POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n');
+  const garbage = netConnect({ host: '127.0.0.1', port: s.server.port });
+  garbage.on('error', () => undefined);
+  garbage.write(Buffer.alloc(4096, 7));
+  const stalledBody = tlsConnect({ host: '127.0.0.1', port: s.server.port, ca: s.pki.ca.certPem, servername: 'localhost' });
+  await new Promise((r) => stalledBody.once('secureConnect', r));
+  stalledBody.write('POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"apiVersion":');
+  slow.on('error', () => undefined);
+  stalledBody.on('error', () => undefined);
+  t.teardown(() => {
+    slow.destroy();
+    garbage.destroy();
+    stalledBody.destroy();
+  });
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.post('/validate', reviewOf(permissivePa, { uid: `u${i}` }))));
+  t.ok(results.every((r) => r.status === 200), 'other requests are answered meanwhile');
+});
+
+t.test('one log line per decision with its identity and outcome, never the object contents', async (t) => {
+  const s = await startTestServer(t);
+  await s.post('/validate', reviewOf(secretPod, { uid: 'log-1', dryRun: true }));
+  const lines = s.logs.lines.filter((l) => l['msg'] === 'admission decision');
+  t.equal(lines.length, 1);
+  t.match(lines[0], {
+    uid: 'log-1',
+    kind: 'Pod',
+    namespace: 'shop',
+    name: 'api',
+    operation: 'CREATE',
+    decision: 'denied',
+    rules: ['pod-injection-disabled'],
+    mode: ['enforce'],
+    dryRun: true,
+    webhook: 'validate',
+  });
+  t.type(lines[0]?.['durationMs'], 'number');
+  t.notMatch(JSON.stringify(s.logs.lines), /hunter2/, 'no object contents in logs');
+});
+
+t.test('metrics: requests and latency by webhook and decision, violations by rule and mode, no namespace label by default', async (t) => {
+  const s = await startTestServer(t);
+  await s.post('/validate', reviewOf(permissivePa));
+  await s.post('/validate', reviewOf(permissivePa, { namespace: 'other' }));
+  await s.post('/mutate', reviewOf(ns));
+  await s.post('/validate', 'not json');
+  const text = await s.metrics();
+  t.match(text, 'meshlock_admission_requests_total{webhook="validate",decision="denied"} 2');
+  t.match(text, 'meshlock_admission_requests_total{webhook="mutate",decision="patched"} 1');
+  t.match(text, 'meshlock_admission_requests_total{webhook="validate",decision="invalid"} 1');
+  t.match(text, /meshlock_admission_request_duration_seconds_bucket\{le="0\.005",webhook="validate",decision="denied"\} \d/);
+  t.match(text, 'meshlock_admission_request_duration_seconds_count{webhook="validate",decision="denied"} 2');
+  t.match(text, 'meshlock_violations_total{rule="pa-mode",mode="enforce"} 2');
+  t.match(text, 'meshlock_mutations_total{mutation="ns-injection-label",mode="enforce",applied="true"} 1');
+  t.notMatch(text, /namespace="/, 'no namespace label');
+  t.match(text, /# TYPE meshlock_config_reloads_total counter/);
+  t.match(text, /# TYPE meshlock_cert_reloads_total counter/);
+  t.match(text, /process_resident_memory_bytes/);
+
+  const withNs = await startTestServer(t, { metricsNamespaceLabel: true });
+  await withNs.post('/validate', reviewOf(permissivePa));
+  t.match(await withNs.metrics(), 'meshlock_violations_total{rule="pa-mode",mode="enforce",namespace="shop"} 1', 'namespace label when opted in');
+});
+
+t.test('meshlock serve refuses to start without a certificate, naming the flags', async (t) => {
+  const p = spawnCli(['serve', '--port', '0', '--metrics-port', '0']);
+  const { code } = await p.exited;
+  t.equal(code, 2);
+  t.match(p.stderr, /--tls-cert and --tls-key are required/);
+  const bad = spawnCli(['serve', '--port', '0', '--tls-cert', 'nope.crt', '--tls-key', 'nope.key']);
+  t.equal((await bad.exited).code, 2);
+  t.match(bad.stderr, /cannot read the serving certificate/);
+});
+
+t.test('SIGTERM: the process stops accepting, finishes requests in flight, then exits 0', async (t) => {
+  const pki = makePki(t);
+  const p = spawnCli(['serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--tls-cert', pki.certFile, '--tls-key', pki.keyFile]);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  const listening = await p.waitForLog('meshlock listening');
+  const port = Number(listening['port']);
+  const body = JSON.stringify(reviewOf(permissivePa, { uid: 'in-flight' }));
+  // Three requests whose bodies are only half sent when SIGTERM arrives.
+  const inFlight = Array.from({ length: 3 }, (_, i) => {
+    let finish!: () => void;
+    const sent = new Promise<void>((resolve) => (finish = resolve));
+    const done = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port, path: i === 1 ? '/mutate' : '/validate', method: 'POST', ca: pki.ca.certPem, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 50));
+      req.on('socket', (sock) => sock.once('secureConnect', () => setImmediate(finishLater)));
+      const finishLater = (): void => void sent.then(() => req.end(body.slice(50)));
+    });
+    return { finish, done };
+  });
+  // Wait until the server has all three connections (its requests are in flight), then signal.
+  await new Promise((r) => setTimeout(r, 300));
+  p.child.kill('SIGTERM');
+  await p.waitForLog('shutting down: draining requests in flight');
+  for (const f of inFlight) f.finish();
+  const results = await Promise.all(inFlight.map((f) => f.done));
+  for (const r of results) {
+    t.equal(r.status, 200, 'a request in flight is answered');
+    t.match(JSON.parse(r.text), { response: { uid: 'in-flight' } });
+  }
+  const exit = await p.exited;
+  t.equal(exit.code, 0, 'exit code 0 after draining');
+  const refused = await send({ url: `https://127.0.0.1:${port}/healthz`, method: 'GET', ca: pki.ca.certPem }).catch((e: Error) => e);
+  t.ok(refused instanceof Error, 'nothing listens any more');
+});
