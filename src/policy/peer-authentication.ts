@@ -143,6 +143,18 @@ export function checkPeerAuthentication(input: EngineInput, ctx: EngineContext):
       fix: 'set spec.mtls.mode to STRICT',
     });
   }
+  // Adding a selector to the mesh-wide STRICT policy turns it into a workload policy that Istio
+  // ignores in the root namespace: the mesh drops to PERMISSIVE exactly as if it had been deleted.
+  const oldSpec = field(input.oldObject, 'spec');
+  if (input.operation === 'UPDATE' && !meshWide && isObj(input.oldObject) && isMeshWide(input.namespace, oldSpec, ctx) && effectiveModeName(oldSpec) === 'STRICT') {
+    out.push({
+      rule: 'pa-mesh-delete',
+      severity: 'error',
+      path: '/spec/selector',
+      message: `adding a selector to the mesh-wide STRICT policy in ${ctx.config.rootNamespace} removes it and drops the mesh to PERMISSIVE`,
+      fix: 'keep the mesh-wide policy without a selector; put workload policies in their own namespaces',
+    });
+  }
   if (input.namespace === ctx.config.rootNamespace && hasWorkloadSelector(spec)) {
     out.push({
       rule: 'pa-root-selector',
