@@ -4,6 +4,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { Agent, request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { eventually, makePki, reviewOf, startTestServer, tempDir } from './lib/server.js';
 
 const permissivePa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
@@ -55,7 +56,7 @@ function peerFingerprint(port: number, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
     // A fresh connection (no agent): it shakes hands with whatever certificate is current.
     const req = httpsRequest({ host: '127.0.0.1', port, path: '/healthz', ca, agent: false }, (res) => {
-      const fp = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
+      const fp = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
       res.resume();
       res.on('end', () => resolve(fp));
     });
