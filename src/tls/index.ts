@@ -14,3 +14,4 @@ export { pathsIn, type CertificatePaths } from './layout.js';
 export { writeAtomic, readIfExists, KEY_MODE, CERT_MODE } from './files.js';
 export { serviceNames } from './names.js';
 export { bootstrapCertificates, bootstrapWith, BootstrapError, type BootstrapOptions, type BootstrapResult, type BootstrapDeps } from './bootstrap.js';
+export { renewCertificates, RenewError, type RenewOptions, type RenewResult } from './renew.js';
