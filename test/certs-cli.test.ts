@@ -154,7 +154,7 @@ current-context: fake
   return { kubeconfig, patches };
 }
 
-const hooks = () => ({
+const hooks = (): Record<string, { name: string; clientConfig: Record<string, string> }[]> => ({
   'validating/meshlock': [{ name: 'a.meshlock.dev', clientConfig: {} }, { name: 'b.meshlock.dev', clientConfig: {} }],
   'mutating/00-meshlock': [{ name: 'c.meshlock.dev', clientConfig: {} }],
 });
@@ -180,7 +180,7 @@ t.test('certs inject --print shows the patch and changes nothing', async (t) => 
   t.match(r.stdout, /ValidatingWebhookConfiguration meshlock/);
   t.match(r.stdout, /"path": "\/webhooks\/1\/clientConfig\/caBundle"/);
   t.equal(api.patches.length, 0);
-  t.equal(configs['validating/meshlock'][0]!.clientConfig['caBundle'], undefined);
+  t.equal(configs['validating/meshlock']![0]!.clientConfig['caBundle'], undefined);
 });
 
 t.test('certs inject fails with a clear message when the configurations are missing', async (t) => {
