@@ -1,10 +1,9 @@
 // `meshlock serve`: the admission webhook over HTTPS, metrics over plain HTTP on another port.
-import { relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError } from '../config/index.js';
 import { CertificateError, exitOnSignals, startServer } from '../server/index.js';
-import { ensureDevCertificates } from '../tls/index.js';
 
 interface ServeFlags {
   port: number;
@@ -18,6 +17,33 @@ interface ServeFlags {
   dev?: boolean;
   certsDir: string;
   logLevel: string;
+  selfManageCerts?: boolean;
+  certSecret: string;
+  service: string;
+}
+
+const RENEW_CHECK_MS = 12 * 60 * 60 * 1000;
+
+/**
+ * In-cluster bootstrap: the certificate Secret is the single source of truth for every replica;
+ * the files it writes are the ones --tls-cert/--tls-key name, so the file watcher reloads renewals.
+ */
+async function selfManage(flags: ServeFlags, certFile: string, keyFile: string): Promise<() => Promise<unknown>> {
+  const dir = dirname(certFile);
+  if (dirname(keyFile) !== dir || !certFile.endsWith('/tls.crt') || !keyFile.endsWith('/tls.key')) {
+    throw new Error('--self-manage-certs writes <dir>/tls.crt and <dir>/tls.key: point --tls-cert and --tls-key there');
+  }
+  const [{ bootstrapCertificates }, { loadKubeConfig }] = await Promise.all([import('../tls/index.js'), import('../kube/client.js')]);
+  const kc = loadKubeConfig();
+  const boot = (): Promise<unknown> =>
+    bootstrapCertificates(kc, {
+      namespace: process.env['POD_NAMESPACE'] ?? 'meshlock',
+      secretName: flags.certSecret,
+      service: flags.service,
+      dir,
+    });
+  await boot();
+  return boot;
 }
 
 function portNumber(value: string): number {
@@ -54,12 +80,29 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  let renew: (() => Promise<unknown>) | undefined;
+  if (flags.selfManageCerts) {
+    if (certFile === undefined || keyFile === undefined) {
+      process.stderr.write('meshlock serve: --self-manage-certs needs --tls-cert and --tls-key (where it writes the certificate)\n');
+      process.exitCode = 2;
+      return;
+    }
+    try {
+      renew = await selfManage(flags, certFile, keyFile);
+    } catch (err) {
+      process.stderr.write(`meshlock serve: certificate bootstrap failed: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+  }
   if (certFile === undefined) {
     if (!flags.dev) {
       process.stderr.write('meshlock serve: --tls-cert and --tls-key are required (the webhook serves HTTPS only); for a local try use --dev\n');
       process.exitCode = 2;
       return;
     }
+    // Imported only here: node-forge is not needed on a production server.
+    const { ensureDevCertificates } = await import('../tls/dev.js');
     const dev = await ensureDevCertificates(flags.certsDir);
     certFile = dev.certFile;
     keyFile = dev.keyFile;
@@ -90,6 +133,12 @@ async function serve(flags: ServeFlags): Promise<void> {
     return;
   }
   exitOnSignals(server, logger);
+  if (renew) {
+    const again = renew;
+    // Renewal: re-running the bootstrap is a no-op while the Secret is good, re-issues near expiry,
+    // and repairs a caBundle that a re-apply of the manifests cleared.
+    setInterval(() => void again().catch((err: unknown) => logger.error({ err }, 'certificate renewal failed')), RENEW_CHECK_MS).unref();
+  }
   if (flags.dev && caFile !== undefined) process.stderr.write(tryItText(caFile, server.port, host));
 }
 
@@ -107,6 +156,9 @@ export function registerServe(program: Command): void {
     .option('--metrics-namespace-label', 'add a namespace label to meshlock_violations_total (unbounded cardinality)')
     .option('--dev', `without --tls-cert/--tls-key, use or create development certificates for 127.0.0.1/localhost in --certs-dir`)
     .option('--certs-dir <dir>', 'where --dev keeps its certificates', 'certs')
+    .option('--self-manage-certs', 'in a cluster: keep the serving certificate in a Secret, issue or renew it, and inject the CA into the webhook configurations')
+    .option('--cert-secret <name>', 'Secret holding the certificate with --self-manage-certs', 'meshlock-tls')
+    .option('--service <name>', "meshlock's Service name, for the certificate's DNS names", 'meshlock')
     .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(serve);
 }
