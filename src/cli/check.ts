@@ -39,7 +39,7 @@ export function runCheck(flags: CheckFlags): number {
   const config = loadConfigOrExit(flags.config);
   if (!config) return 2;
   const now = new Date();
-  const sources = readManifests(flags.file);
+  const sources = readManifests(flags.file, { fast: true });
   const report = checkAll(sources.objects, sources.errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate });
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
