@@ -14,7 +14,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${MESHLOCK_KYVERNO_CACHE:-$HOME/.cache/meshlock/kyverno}"
 BIN="$CACHE/$VERSION/kyverno"
 
-if [ -x "$BIN" ] && "$BIN" version 2>/dev/null | grep -qx "Version: $VERSION"; then
+# The output is captured first: `grep -q` closing the pipe early would fail the pipeline (pipefail).
+reported() { "$BIN" version 2>/dev/null | sed -n 's/^Version: //p'; }
+if [ -x "$BIN" ] && [ "$(reported)" = "$VERSION" ]; then
   echo "$BIN"
   exit 0
 fi
@@ -43,5 +45,8 @@ start=$(date +%s)
 )
 mv "$BIN.tmp" "$BIN"
 echo "build.sh: built in $(( $(date +%s) - start )) s" >&2
-"$BIN" version | grep -qx "Version: $VERSION"
+if [ "$(reported)" != "$VERSION" ]; then
+  echo "build.sh: the built binary reports version '$(reported)', expected $VERSION" >&2
+  exit 1
+fi
 echo "$BIN"
