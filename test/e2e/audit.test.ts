@@ -1,7 +1,7 @@
 // `meshlock audit` and `meshlock certs inject` against the real apiserver.
 import { readFileSync } from 'node:fs';
-import t from 'tap';
-import { apply, describeRun, getJson, kubectl, uniqueName, type Manifest } from './lib/kubectl.js';
+import t, { type Test } from 'tap';
+import { apply, describeRun, getJson, kubectl, uniqueName, type Manifest, type Run } from './lib/kubectl.js';
 import { aimAt, install, meshlockCli } from './lib/meshlock.js';
 import { assertDenied, namespace, peerAuth, pod } from './lib/objects.js';
 import { clusterEnv } from './lib/cluster.js';
@@ -22,6 +22,22 @@ const ns = uniqueName('audited');
   }
 }
 
+/** `meshlock audit` exits 0 (nothing would be denied) or 1 (something would be); anything
+ * else, or a usage error on stderr, means the command is missing or broken. */
+function assertAuditRan(t: Test, r: Run, what: string): void {
+  t.ok(r.code === 0 || r.code === 1, `${what} exits 0 or 1`, { output: describeRun(r) });
+  t.notMatch(r.stderr, /not implemented|unknown option|unknown command|^error:/im, `${what}: no usage error`, { output: describeRun(r) });
+}
+
+function parseJson<T>(t: Test, text: string, what: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    t.fail(`${what} is JSON`, { error: String(err), text: text.slice(0, 2000) });
+    return undefined;
+  }
+}
+
 interface Finding {
   rule: string;
   namespace: string;
@@ -31,8 +47,9 @@ interface Finding {
 
 t.test('meshlock audit reports the objects created while meshlock was in dry-run', async (t) => {
   const r = await meshlockCli(['audit', '--kubeconfig', clusterEnv().kubeconfig, '--format', 'json'], { timeoutMs: 120_000 });
-  t.equal(r.code === 0 || r.code === 1, true, 'audit ran (exit 0, or 1 for findings)', { output: describeRun(r) });
-  const report = JSON.parse(r.stdout) as { findings: Finding[]; summary: Record<string, unknown> };
+  assertAuditRan(t, r, 'meshlock audit --format json');
+  const report = parseJson<{ findings: Finding[]; summary: Record<string, unknown> }>(t, r.stdout, 'the report');
+  if (!report) return;
   const mine = report.findings.filter((f) => f.namespace === ns);
   t.ok(mine.some((f) => f.rule === 'pa-mode' && f.kind === 'PeerAuthentication' && f.name === 'permissive'), 'pa-mode finding', { mine });
   t.ok(mine.some((f) => f.rule === 'pod-host-network' && f.name === 'hostnet'), 'pod-host-network finding', { mine });
@@ -44,10 +61,10 @@ t.test('meshlock audit --apply-reports writes PolicyReports that kubectl get ret
   const r = await meshlockCli(['audit', '--kubeconfig', clusterEnv().kubeconfig, '--format', 'policyreport', '--apply-reports'], {
     timeoutMs: 120_000,
   });
-  t.equal(r.code === 0 || r.code === 1, true, 'audit --apply-reports ran', { output: describeRun(r) });
+  assertAuditRan(t, r, 'meshlock audit --apply-reports');
   const got = await kubectl(['get', 'policyreports.wgpolicyk8s.io', '-n', ns, '-o', 'json']);
   t.equal(got.code, 0, 'kubectl get policyreports', { output: describeRun(got) });
-  const items = (JSON.parse(got.stdout) as { items: Manifest[] }).items;
+  const items = parseJson<{ items: Manifest[] }>(t, got.stdout, 'kubectl get -o json')?.items ?? [];
   t.ok(items.length > 0, `a PolicyReport in ${ns}`);
   const results = items.flatMap((i) => (i.results as { policy?: string; rule?: string; result?: string }[] | undefined) ?? []);
   t.ok(
@@ -84,14 +101,14 @@ t.test('meshlock certs inject patches the caBundle of the installed configuratio
       );
     }
   }
-  // And the apiserver trusts meshlock again.
-  const check = uniqueName('inject');
-  t.equal((await kubectl(['create', 'namespace', check])).code, 0, 'namespace created');
+  // And the apiserver trusts meshlock again ("default" exists already: creating a namespace
+  // goes through the mutating webhook, which fails until the bundle is right).
   const deadline = Date.now() + 30_000;
-  let last = await apply(peerAuth(check, 'permissive', { mtls: { mode: 'PERMISSIVE' } }), ['--dry-run=server']);
+  const probe = () => apply(peerAuth('default', 'after-inject', { mtls: { mode: 'PERMISSIVE' } }), ['--dry-run=server']);
+  let last = await probe();
   while (!/meshlock denied/.test(last.stderr) && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 500));
-    last = await apply(peerAuth(check, 'permissive', { mtls: { mode: 'PERMISSIVE' } }), ['--dry-run=server']);
+    last = await probe();
   }
-  assertDenied(t, last, 'PeerAuthentication', 'permissive', ['pa-mode'], 'after certs inject');
+  assertDenied(t, last, 'PeerAuthentication', 'after-inject', ['pa-mode'], 'after certs inject');
 });

@@ -9,23 +9,22 @@ import { certs, install } from './lib/meshlock.js';
 import { pod } from './lib/objects.js';
 
 const injector = await startInjector(await certs());
-t.teardown(async () => {
+const removeInjector = async (): Promise<void> => {
   await kubectl(['delete', 'mutatingwebhookconfiguration', INJECTOR_CONFIG, '--ignore-not-found']);
   await injector.close();
-});
+};
+t.teardown(removeInjector);
 
 const containersOf = (o: Manifest): string[] =>
   ((o.spec as { containers: { name: string }[] }).containers ?? []).map((c) => c.name);
 
 // Before meshlock is installed: the injector's configuration, a namespace without any
 // label (nothing adds one yet) and a labelled namespace to see the injector answer.
-{
-  const r = await apply(injector.config());
-  if (r.code !== 0) throw new Error(`installing the stand-in injector: ${describeRun(r)}`);
-}
 const plain = uniqueName('plain');
 const labelled = uniqueName('labelled');
-{
+try {
+  const r = await apply(injector.config());
+  if (r.code !== 0) throw new Error(`installing the stand-in injector: ${describeRun(r)}`);
   const a = await kubectl(['create', 'namespace', plain]);
   const b = await kubectl(['create', 'namespace', labelled]);
   await kubectl(['label', 'namespace', labelled, 'istio-injection=enabled']);
@@ -38,17 +37,27 @@ const labelled = uniqueName('labelled');
     if (Date.now() > deadline) throw new Error(`the stand-in injector was never called: ${describeRun(probe)}`);
     await sleep(500);
   }
+} catch (err) {
+  // A configuration left behind would point every later pod creation at a closed port.
+  await removeInjector();
+  throw err;
 }
 
-t.test('without meshlock, a pod in a namespace with no labels gets no sidecar (the control)', async (t) => {
-  const r = await apply(pod(plain, 'before-meshlock'));
-  t.equal(r.code, 0, 'created', { output: describeRun(r) });
-  const stored = await getJson(['pod', 'before-meshlock', '-n', plain]);
-  t.same(containersOf(stored), ['app'], 'no istio-proxy');
-});
+// The control, before meshlock is installed. (tap ends a file's root test once its queue is
+// idle, so every t.test below is declared after the last top-level await.)
+const before = await apply(pod(plain, 'before-meshlock'));
+const beforeStored = before.code === 0 ? await getJson(['pod', 'before-meshlock', '-n', plain]) : undefined;
 
-const ml = await install({ mode: 'enforce' });
+const ml = await install({ mode: 'enforce' }).catch(async (err: unknown) => {
+  await removeInjector();
+  throw err;
+});
 t.teardown(() => ml.uninstall());
+
+t.test('without meshlock, a pod in a namespace with no labels gets no sidecar (the control)', async (t) => {
+  t.equal(before.code, 0, 'created', { output: describeRun(before) });
+  t.same(beforeStored ? containersOf(beforeStored) : undefined, ['app'], 'no istio-proxy');
+});
 
 t.test("meshlock's mutating configuration sorts before Istio's injector", async (t) => {
   for (const cfg of ml.deploy.mutating) {

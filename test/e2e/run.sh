@@ -81,7 +81,7 @@ tap_out="$MESHLOCK_E2E_DIR/tap.out"
 suite_rc=0
 for f in "${files[@]}"; do
   ft=$(now)
-  tap --jobs=1 --disable-coverage --allow-empty-coverage --timeout=900 --reporter=tap "$f" \
+  tap --jobs=1 --disable-coverage --allow-empty-coverage --timeout=300 --reporter=tap "$f" \
     | tee -a "$tap_out"
   rc=${PIPESTATUS[0]}
   log "$f: exit $rc in $(( $(now) - ft )) s"

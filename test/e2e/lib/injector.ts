@@ -20,6 +20,8 @@ export interface Injector {
 }
 
 interface Review {
+  apiVersion: string;
+  kind: string;
   request: {
     uid: string;
     namespace?: string;
@@ -38,7 +40,7 @@ export async function startInjector(certs: Certs): Promise<Injector> {
         const review = JSON.parse(body) as Review;
         const obj = review.request.object;
         calls.push({
-          webhook: req.url ?? '',
+          webhook: (req.url ?? '').split('?')[0] ?? '', // the apiserver appends ?timeout=10s
           namespace: review.request.namespace ?? '',
           name: obj.metadata?.name ?? obj.metadata?.generateName ?? '',
           labels: obj.metadata?.labels ?? {},
@@ -72,8 +74,9 @@ export async function startInjector(certs: Certs): Promise<Injector> {
         res.setHeader('content-type', 'application/json');
         res.end(
           JSON.stringify({
-            apiVersion: 'admission.k8s.io/v1',
-            kind: 'AdmissionReview',
+            // Answer in the version asked (the apiserver picks the first of admissionReviewVersions it speaks).
+            apiVersion: review.apiVersion,
+            kind: review.kind,
             response: {
               uid: review.request.uid,
               allowed: true,

@@ -3,7 +3,6 @@
 // Asynchronous on purpose: test webhook servers run in this process and must keep
 // answering the apiserver while kubectl waits.
 import { spawn } from 'node:child_process';
-import { stringify } from 'yaml';
 import { clusterEnv } from './cluster.js';
 
 export interface Run {
@@ -60,9 +59,11 @@ export function create(objects: Manifest | Manifest[], extraArgs: string[] = [])
   return kubectl(['create', '-f', '-', ...extraArgs], { input: toYaml(objects) });
 }
 
+/** JSON documents (valid YAML): a YAML 1.2 writer leaves values such as `no` unquoted,
+ * which kubectl's YAML 1.1 reader turns into booleans. */
 export function toYaml(objects: Manifest | Manifest[]): string {
   const list = Array.isArray(objects) ? objects : [objects];
-  return list.map((o) => stringify(o)).join('---\n');
+  return list.map((o) => JSON.stringify(o)).join('\n---\n') + '\n';
 }
 
 /** `kubectl get -o json` parsed; throws with kubectl's message when the object is absent. */

@@ -12,7 +12,8 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT, clusterEnv } from './cluster.js';
 import { apply, describeRun, kubectl, run, sleep, uniqueName, type Manifest } from './kubectl.js';
 
-export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+// MESHLOCK_E2E_CLI: another build of the CLI (e.g. an installed package) instead of dist/.
+export const CLI = process.env.MESHLOCK_E2E_CLI ?? join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -84,7 +85,7 @@ export interface Server {
 }
 
 /** `meshlock serve` with the given config; resolves once /readyz answers 200 over TLS. */
-export async function serve(config: Manifest, opts: { port?: number } = {}): Promise<Server> {
+export async function serve(config: Manifest, opts: { port?: number; namespace?: string } = {}): Promise<Server> {
   const c = await certs();
   const port = opts.port ?? (await freePort());
   const metricsPort = await freePort();
@@ -93,18 +94,26 @@ export async function serve(config: Manifest, opts: { port?: number } = {}): Pro
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const args = [
     CLI, 'serve',
+    '--host', '127.0.0.1',
     '--port', String(port),
     '--tls-cert', c.certFile,
     '--tls-key', c.keyFile,
     '--config', configFile,
     '--metrics-port', String(metricsPort),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // POD_NAMESPACE as the Deployment sets it in a cluster: meshlock's own namespace.
+  const env = { ...process.env, ...(opts.namespace ? { POD_NAMESPACE: opts.namespace } : {}) };
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
   let exited: string | undefined;
   child.on('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
+  // Never outlive the test process, whatever way it ends.
+  const killOnExit = (): void => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
 
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -239,7 +248,7 @@ export async function install(config: Manifest): Promise<Installed> {
   const c = await certs();
   await ensureNamespace(deploy.namespace);
   await ensureNamespace(String(config.rootNamespace ?? 'istio-system'));
-  const server = await serve(config);
+  const server = await serve(config, { namespace: deploy.namespace });
   const applyConfigs: Installed['applyConfigs'] = async (kinds = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) => {
     const chosen = [...deploy.mutating, ...deploy.validating].filter((o) => kinds.includes(o.kind as (typeof kinds)[number]));
     const r = await apply(aimAt(chosen, server.port, c.caPem));
