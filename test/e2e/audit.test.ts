@@ -87,7 +87,7 @@ t.test('meshlock certs inject patches the caBundle of the installed configuratio
   const stale = await apply(aimAt([...ml.deploy.mutating, ...ml.deploy.validating], ml.server.port, wrongPem));
   t.equal(stale.code, 0, 'configurations re-applied with a wrong caBundle', { output: describeRun(stale) });
 
-  const r = await meshlockCli(['certs', 'inject', '--out', ml.certs.dir, '--kubeconfig', clusterEnv().kubeconfig]);
+  const r = await meshlockCli(['certs', 'inject', '--ca', ml.certs.caFile, '--kubeconfig', clusterEnv().kubeconfig]);
   t.equal(r.code, 0, 'meshlock certs inject', { output: describeRun(r) });
   const want = Buffer.from(ml.certs.caPem).toString('base64');
   for (const cfg of [...ml.deploy.mutating, ...ml.deploy.validating]) {
