@@ -231,13 +231,16 @@ export function objectKey(obj) {
   return `${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
 
-/** Writes the set as multi-document YAML files (one per namespace) under dir. */
+/**
+ * Writes the set as multi-document YAML files (one per namespace) under dir. YAML 1.1, as kubectl and
+ * Kyverno read it: strings such as `no` or `on` are quoted, or they would be read back as booleans.
+ */
 export function writeSet(dir, set) {
   mkdirSync(dir, { recursive: true });
   const paths = [];
   for (const f of set.files) {
     const p = path.join(dir, f.name);
-    writeFileSync(p, f.objects.map((o) => stringify(o, { aliasDuplicateObjects: false })).join('---\n'));
+    writeFileSync(p, f.objects.map((o) => stringify(o, { aliasDuplicateObjects: false, version: '1.1' })).join('---\n'));
     paths.push(p);
   }
   return paths;
