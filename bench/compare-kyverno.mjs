@@ -26,17 +26,25 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const policyDir = path.resolve(repoRoot, '../shared/conformance/kyverno-istio/policies');
 
-const { values: opts } = parseArgs({
-  options: {
-    small: { type: 'string', default: '40' },
-    large: { type: 'string', default: '4000' },
-    runs: { type: 'string', default: '3' },
-    kyverno: { type: 'string' },
-    meshlock: { type: 'string' },
-    json: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-  },
-});
+const USAGE = 'usage: node bench/compare-kyverno.mjs [--small N] [--large N] [--runs N] [--kyverno PATH] [--meshlock CLI.js] [--json FILE] [--keep]';
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      small: { type: 'string', default: '40' },
+      large: { type: 'string', default: '4000' },
+      runs: { type: 'string', default: '3' },
+      kyverno: { type: 'string' },
+      meshlock: { type: 'string' },
+      json: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+} catch (err) {
+  process.stderr.write(`compare-kyverno: ${err.message}\n${USAGE}\n`);
+  process.exit(2);
+}
+const opts = parsed.values;
 const small = positiveInt('--small', opts.small);
 const large = positiveInt('--large', opts.large);
 const runs = positiveInt('--runs', opts.runs);
@@ -104,7 +112,7 @@ function median(xs) {
 const policies = readdirSync(policyDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(policyDir, f));
 if (policies.length === 0) fail(`no policies in ${policyDir}`);
 const mutateRules = mutateRuleNames(policies.flatMap((p) => parseAllDocuments(readFileSync(p, 'utf8')).map((d) => d.toJS())));
-if (!existsSync(meshlockCli)) fail(`${path.relative(repoRoot, meshlockCli)} is missing: run npm run build first`);
+if (!existsSync(meshlockCli)) fail(`${meshlockCli} is missing${opts.meshlock ? '' : ': run npm run build first'}`);
 const kyverno = kyvernoBinary();
 const kyvernoVersion = spawnSync(kyverno, ['version'], { encoding: 'utf8' }).stdout.match(/Version: (\S+)/)?.[1] ?? 'unknown';
 
