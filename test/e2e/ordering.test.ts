@@ -5,7 +5,7 @@
 import t from 'tap';
 import { apply, describeRun, getJson, kubectl, sleep, uniqueName, type Manifest } from './lib/kubectl.js';
 import { INJECTOR_CONFIG, startInjector } from './lib/injector.js';
-import { certs, install } from './lib/meshlock.js';
+import { certs, install, removeWebhooks, renderDeploy } from './lib/meshlock.js';
 import { pod } from './lib/objects.js';
 
 const injector = await startInjector(await certs());
@@ -23,6 +23,9 @@ const containersOf = (o: Manifest): string[] =>
 const plain = uniqueName('plain');
 const labelled = uniqueName('labelled');
 try {
+  // No meshlock configuration may be left from an earlier file that died: this part runs
+  // before meshlock is installed.
+  await removeWebhooks(await renderDeploy());
   const r = await apply(injector.config());
   if (r.code !== 0) throw new Error(`installing the stand-in injector: ${describeRun(r)}`);
   const a = await kubectl(['create', 'namespace', plain]);

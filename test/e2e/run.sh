@@ -44,8 +44,8 @@ down() {
   [ -n "${stopped:-}" ] && return $rc
   stopped=1
   if [ "${suite_rc:-1}" != 0 ] && [ -f "$MESHLOCK_E2E_DIR/logs/kube-apiserver.log" ]; then
-    log "kube-apiserver log tail:"
-    tail -n 15 "$MESHLOCK_E2E_DIR/logs/kube-apiserver.log" >&2
+    log "kube-apiserver's last webhook and error lines:"
+    grep -E 'webhook|^E[0-9]' "$MESHLOCK_E2E_DIR/logs/kube-apiserver.log" | tail -n 10 | cut -c1-600 >&2
   fi
   bash "$HERE/cluster/down.sh" "$MESHLOCK_E2E_DIR"
   return $rc

@@ -52,7 +52,8 @@ else
 fi
 D="$(cd "$D" && pwd)"
 touch "$D/.meshlock-e2e"   # marker: down.sh only deletes folders that carry it
-mkdir -p "$D/pki" "$D/etcd" "$D/logs"
+mkdir -p "$D/pki" "$D/logs"
+mkdir -p -m 700 "$D/etcd"   # etcd warns about anything wider
 : > "$D/pids"
 
 started_ok=0

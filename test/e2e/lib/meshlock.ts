@@ -258,6 +258,8 @@ export async function install(config: Manifest): Promise<Installed> {
     await applyConfigs();
     await waitUntilCalled(server);
   } catch (err) {
+    // Configurations left aimed at a stopped server would fail every later request they match.
+    await removeWebhooks(deploy);
     await server.stop();
     throw err;
   }
