@@ -170,8 +170,13 @@ t.test('enrolled namespaces are created', async (t) => {
   await allowed(t, namespace(uniqueName('ambient'), { 'istio.io/dataplane-mode': 'ambient' }));
 });
 
-t.test('ns-injection-conflict: istio-injection=enabled with istio.io/rev is allowed with a warning', async (t) => {
+t.test('ns-injection-conflict: istio-injection=enabled with istio.io/rev, or with ambient, is allowed with a warning', async (t) => {
   await allowed(t, namespace(uniqueName('conflict'), { 'istio-injection': 'enabled', 'istio.io/rev': 'canary' }), ['ns-injection-conflict']);
+  await allowed(
+    t,
+    namespace(uniqueName('conflict'), { 'istio-injection': 'enabled', 'istio.io/dataplane-mode': 'ambient' }),
+    ['ns-injection-conflict'],
+  );
 });
 
 // --- Pods and pod templates ----------------------------------------------------------------
