@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createServer, connect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import forge from 'node-forge';
 import {
   ensureDevCertificates,
   ensureCertificates,
@@ -142,4 +143,20 @@ t.test('a client asking for a name the certificate lacks refuses it', async (t) 
   const dir = tmp(t);
   const files = await ensureDevCertificates(dir);
   await t.rejects(handshake(files, readFileSync(files.caFile, 'utf8'), 'meshlock.meshlock.svc'), /altnames|Hostname/i);
+});
+
+t.test('certificate names are UTF8Strings, which Go (the kube-apiserver) parses whatever they contain', async (t) => {
+  // node-forge's default PrintableString cannot hold `@` or `_`; Go's x509 then refuses the whole CA.
+  const dir = mkdtempSync(join(tmpdir(), 'meshlock-tls-utf8-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const files = await ensureDevCertificates(dir);
+  for (const file of [files.caFile, files.certFile]) {
+    const der = forge.util.decode64(readFileSync(file, 'utf8').replace(/-----[^-]+-----|\s/g, ''));
+    const cert = forge.pki.certificateFromAsn1(forge.asn1.fromDer(der));
+    for (const attr of [...cert.subject.attributes, ...cert.issuer.attributes]) {
+      t.equal(attr.valueTagClass, forge.asn1.Type.UTF8, `${file}: ${String(attr.name)} is a UTF8String`);
+    }
+  }
+  const ca = new X509Certificate(readFileSync(files.caFile));
+  t.notMatch(ca.subject, /@/, 'no character outside PrintableString in the CA name either');
 });

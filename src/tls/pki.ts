@@ -54,6 +54,9 @@ function validity(cert: forge.pki.Certificate, days: number, now: Date): void {
   cert.validity.notAfter = new Date(now.getTime() + days * DAY_MS);
 }
 
+// node-forge's typings call this field a class, but it is used as the ASN.1 string type.
+const UTF8 = forge.asn1.Type.UTF8 as unknown as forge.asn1.Class;
+
 export function createCertificateAuthority(opts: CaOptions): KeyAndCertificate {
   const now = opts.now ?? new Date();
   const { key, pub, keyPem } = newKeyPair();
@@ -61,10 +64,13 @@ export function createCertificateAuthority(opts: CaOptions): KeyAndCertificate {
   cert.publicKey = pub;
   cert.serialNumber = serialNumber();
   validity(cert, opts.days, now);
-  // A date in the name tells one CA from its successor when both sit in a rotation bundle.
+  // A date in the name tells one CA from its successor when both sit in a rotation bundle. The name
+  // is a UTF8String: node-forge writes PrintableString by default, which may not hold characters
+  // such as `@` or `_`, and Go's crypto/x509 (the kube-apiserver) refuses such a CA outright
+  // ("invalid PrintableString"), while openssl and Node accept it.
   const attrs = [
-    { name: 'commonName', value: `${opts.commonName ?? 'meshlock-ca'}@${Math.floor(now.getTime() / 1000)}` },
-    { name: 'organizationName', value: 'meshlock' },
+    { name: 'commonName', value: `${opts.commonName ?? 'meshlock-ca'}-${Math.floor(now.getTime() / 1000)}`, valueTagClass: UTF8 },
+    { name: 'organizationName', value: 'meshlock', valueTagClass: UTF8 },
   ];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
@@ -91,7 +97,7 @@ export function issueServingCertificate(ca: KeyAndCertificate, opts: ServingOpti
   validity(cert, opts.days, now);
   // Never outlive the issuer: a client would reject the chain after the CA expires anyway.
   if (cert.validity.notAfter > caCert.validity.notAfter) cert.validity.notAfter = caCert.validity.notAfter;
-  cert.setSubject([{ name: 'commonName', value: opts.commonName }]);
+  cert.setSubject([{ name: 'commonName', value: opts.commonName, valueTagClass: UTF8 }]);
   cert.setIssuer(caCert.subject.attributes);
   // Go's crypto/x509 (the apiserver) ignores the common name and matches only subjectAltName.
   const altNames = [
