@@ -29,6 +29,19 @@ export interface ResolvedConfig {
   readonly exemptions: readonly CompiledExemption[];
   /** The file as written (defaults not filled), for display. */
   readonly file: ConfigFile;
+  /**
+   * The resolution functions below, bound to this config: the engine calls them through the config
+   * it is given, so policy code needs config's types only (ARCHITECTURE.md).
+   */
+  modeFor(id: RuleId | MutationId, namespace: string): Mode;
+  exemptionsFor(id: RuleId | MutationId, target: ExemptionTarget, now: number): ExemptionMatch[];
+  activeExemption(id: RuleId | MutationId, target: ExemptionTarget, now: number): CompiledExemption | undefined;
+}
+
+export interface ExemptionTarget {
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
 }
 
 /** End of the day a date-only `expires` names (UTC), or the instant of a timestamp. */
@@ -60,7 +73,7 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
   const system = new Set(file.systemNamespaces ?? DEFAULT_SYSTEM_NAMESPACES);
   system.add(rootNamespace);
   system.add(meshlockNamespace);
-  return Object.freeze({
+  const resolved: ResolvedConfig = Object.freeze({
     mode: file.mode ?? 'enforce',
     dataplane: file.dataplane ?? 'sidecar',
     revision: file.revision ?? '',
@@ -74,7 +87,11 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
     namespaces: Object.assign(Object.create(null) as Record<string, Mode>, file.namespaces ?? {}),
     exemptions: (file.exemptions ?? []).map(compileExemption),
     file,
+    modeFor: (id: RuleId | MutationId, namespace: string) => modeFor(resolved, id, namespace),
+    exemptionsFor: (id: RuleId | MutationId, target: ExemptionTarget, now: number) => exemptionsFor(resolved, id, target, now),
+    activeExemption: (id: RuleId | MutationId, target: ExemptionTarget, now: number) => activeExemption(resolved, id, target, now),
   });
+  return resolved;
 }
 
 /**

@@ -1,5 +1,5 @@
 // The engine: the only place a policy decision is made. Pure: (input, config, clock) in, decision out.
-import { activeExemption, exemptionsFor, modeFor, type CompiledExemption } from '../config/resolve.js';
+import type { CompiledExemption } from '../config/resolve.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { denialMessage, warningText } from './messages.js';
 import { checkNamespace, mutateNamespace } from './namespace.js';
@@ -86,13 +86,13 @@ export function judge(input: EngineInput, ctx: EngineContext, violations: readon
   const exempted: ExemptedViolation[] = [];
   const t = target(input);
   for (const v of violations) {
-    const matches = exemptionsFor(ctx.config, v.rule, t, now);
+    const matches = ctx.config.exemptionsFor(v.rule, t, now);
     const active = matches.find((m) => !m.expired);
     if (active) {
       exempted.push({ ...v, exemption: active.exemption });
       continue;
     }
-    const mode = modeFor(ctx.config, v.rule, input.namespace);
+    const mode = ctx.config.modeFor(v.rule, input.namespace);
     const expired = matches[0]?.exemption;
     findings.push({
       ...v,
@@ -138,9 +138,9 @@ export function mutate(input: EngineInput, ctx: EngineContext): MutationResult {
     ops = located?.ok ? mutatePodLike(input, ctx, located.template) : [];
   }
   if (ops.length === 0) return { patch: [], mutations: [], exempted: [] };
-  const exemption: CompiledExemption | undefined = activeExemption(ctx.config, id, target(input), ctx.now.getTime());
+  const exemption: CompiledExemption | undefined = ctx.config.activeExemption(id, target(input), ctx.now.getTime());
   if (exemption) return { patch: [], mutations: [], exempted: [{ id, exemption }] };
-  const mode = modeFor(ctx.config, id, input.namespace);
+  const mode = ctx.config.modeFor(id, input.namespace);
   // dry-run: no patch is applied; the would-be patch is recorded for logs, metrics and reports.
   const applied = mode !== 'dry-run';
   const outcome: MutationOutcome = { id, mode, ops, applied };
