@@ -5,7 +5,7 @@ import { denialMessage, warningText } from './messages.js';
 import { checkNamespace, mutateNamespace } from './namespace.js';
 import { field, isObj, show } from './object.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
-import { checkPodLike, locateTemplate, mutatePodLike } from './pod.js';
+import { checkPodLike, locateTemplate, mutatePodLike, POD_TEMPLATE_PATHS } from './pod.js';
 import { isSystemNamespace } from './scope.js';
 import type {
   EngineContext,
@@ -27,12 +27,8 @@ export function familyOf(group: string, kind: string): Family | undefined {
   if (group === 'security.istio.io' && kind === 'PeerAuthentication') return 'peer-authentication';
   if (group === 'networking.istio.io' && kind === 'DestinationRule') return 'destination-rule';
   if (group === '' && kind === 'Namespace') return 'namespace';
-  if (locateTemplateKind(group, kind)) return 'pod';
+  if (Object.hasOwn(POD_TEMPLATE_PATHS, `${group}/${kind}`)) return 'pod';
   return undefined;
-}
-
-function locateTemplateKind(group: string, kind: string): boolean {
-  return locateTemplate({ operation: 'CREATE', kind, group, namespace: '', name: '', object: null }) !== undefined;
 }
 
 function target(input: EngineInput): { namespace: string; kind: string; name: string } {
