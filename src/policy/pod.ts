@@ -143,6 +143,7 @@ function checkContainers(t: Template, out: Violation[]): { hasProxy: boolean } {
   const containers = allContainers(t, out);
   const podSc = field(t.spec, 'securityContext');
   const podUid = field(podSc, 'runAsUser');
+  const podGid = field(podSc, 'runAsGroup');
   let hasProxy = false;
   for (const { c, path } of containers) {
     const name = field(c, 'name');
@@ -151,6 +152,18 @@ function checkContainers(t: Template, out: Violation[]): { hasProxy: boolean } {
     const label = typeof name === 'string' ? name : show(name);
     const sc = field(c, 'securityContext');
     const uid = field(sc, 'runAsUser') ?? podUid;
+    // Istio's iptables rules skip the proxy's group as well as its user (`--gid-owner 1337`), so a
+    // container running with GID 1337 bypasses outbound capture just the same.
+    const gid = field(sc, 'runAsGroup') ?? podGid;
+    if (gid !== undefined && Number(gid) === PROXY_UID && !(uid !== undefined && Number(uid) === PROXY_UID)) {
+      out.push({
+        rule: 'pod-proxy-uid',
+        severity: 'error',
+        path: field(sc, 'runAsGroup') !== undefined ? `${path}/securityContext/runAsGroup` : `${t.base}/spec/securityContext/runAsGroup`,
+        message: `container ${label} runs as GID 1337, the proxy's own group, whose traffic is never redirected`,
+        fix: 'run the container with another group',
+      });
+    }
     if (uid !== undefined && Number(uid) === PROXY_UID) {
       out.push({
         rule: 'pod-proxy-uid',
