@@ -46,7 +46,12 @@ t.test('dry-run: kubectl apply succeeds silently; the decision is in the log and
     assertAllowed(t, r, 'a PERMISSIVE PeerAuthentication in dry-run mode');
     t.notMatch(r.stderr, /Warning:/, 'no warning at all');
     t.equal((await kubectl(['get', 'peerauthentication', 'permissive-dry', '-n', ns])).code, 0, 'stored');
-    const log = ml.server.log().slice(logBefore);
+    // meshlock writes its log in batches, at least every 250 ms: wait up to 5 s for the line.
+    let log = '';
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      log = ml.server.log().slice(logBefore);
+      if (/permissive-dry/.test(log)) break;
+    }
     t.match(log, /pa-mode/, "meshlock's log names the rule", { log });
     t.match(log, /permissive-dry/, "meshlock's log names the object", { log });
     const metrics = await ml.server.metrics();
