@@ -137,6 +137,15 @@ export interface Wanted {
  * not yet or no longer valid (or within `minRemainingMs` of the end), not issued by any CA of
  * `caBundlePem`, or missing one of the wanted names.
  */
+/** The first certificate of a PEM and its key, or why they cannot be read. */
+function readPair(certPem: string, keyPem: string): { cert: X509Certificate; key: KeyObject } | string {
+  try {
+    return { cert: parseCertificates(certPem)[0]!, key: createPrivateKey(keyPem) };
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export function servingProblem(
   certPem: string,
   keyPem: string,
@@ -145,14 +154,9 @@ export function servingProblem(
   now: Date,
   minRemainingMs = 0,
 ): string | undefined {
-  let cert: X509Certificate;
-  let key: KeyObject;
-  try {
-    cert = parseCertificates(certPem)[0]!;
-    key = createPrivateKey(keyPem);
-  } catch (err) {
-    return `unreadable certificate or key: ${(err as Error).message}`;
-  }
+  const pair = readPair(certPem, keyPem);
+  if (typeof pair === 'string') return `unreadable certificate or key: ${pair}`;
+  const { cert, key } = pair;
   if (!cert.checkPrivateKey(key)) return 'the key does not belong to the certificate';
   if (new Date(cert.validFrom).getTime() > now.getTime()) return `not valid before ${cert.validFrom}`;
   if (remainingMs(cert, now) <= minRemainingMs) return `expires ${cert.validTo}`;
@@ -174,14 +178,9 @@ export function servingProblem(
 
 /** Why a CA key pair cannot sign new certificates (undefined when it can). */
 export function caProblem(certPem: string, keyPem: string, now: Date, minRemainingMs = 0): string | undefined {
-  let cert: X509Certificate;
-  let key: KeyObject;
-  try {
-    cert = parseCertificates(certPem)[0]!;
-    key = createPrivateKey(keyPem);
-  } catch (err) {
-    return `unreadable CA certificate or key: ${(err as Error).message}`;
-  }
+  const pair = readPair(certPem, keyPem);
+  if (typeof pair === 'string') return `unreadable CA certificate or key: ${pair}`;
+  const { cert, key } = pair;
   if (!cert.ca) return 'not a CA certificate';
   if (!cert.checkPrivateKey(key)) return 'the CA key does not belong to the CA certificate';
   if (key.asymmetricKeyType !== 'rsa') return 'only RSA CA keys can sign (node-forge)';
