@@ -298,9 +298,12 @@ export async function ensureNamespace(name: string): Promise<void> {
  */
 async function waitUntilCalled(server: Server): Promise<void> {
   const deadline = Date.now() + 30_000;
+  // meshlock writes its log in batches (at least every 250 ms), so a marker's line may appear only
+  // after the next marker was sent: any marker of this wait in the log proves the apiserver calls it.
+  const start = server.log().length;
+  const prefix = `e2e-marker-${process.pid}-`;
   for (let i = 0; ; i++) {
-    const name = `e2e-marker-${process.pid}-${i}`;
-    const before = server.log().length;
+    const name = `${prefix}${i}`;
     const r = await apply(
       {
         apiVersion: 'security.istio.io/v1',
@@ -311,7 +314,7 @@ async function waitUntilCalled(server: Server): Promise<void> {
       ['--dry-run=server'],
     );
     // Not just /meshlock/: the apiserver's own "failed calling webhook ...meshlock.dev" would match.
-    if (/meshlock denied|Warning: pa-mode/.test(r.output) || server.log().slice(before).includes(name)) return;
+    if (/meshlock denied|Warning: pa-mode/.test(r.output) || server.log().slice(start).includes(prefix)) return;
     if (Date.now() > deadline) {
       throw new Error(
         `the apiserver did not call meshlock within 30 s (marker ${name}: ${describeRun(r)})\n` +
