@@ -5,7 +5,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { KEEP_ALIVE_TIMEOUT_MS } from '../src/server/index.js';
+import { BatchedDestination, KEEP_ALIVE_TIMEOUT_MS, Metrics } from '../src/server/index.js';
+import type { DecisionRecord } from '../src/admission/index.js';
 import { makePki, reviewOf, send, spawnCli, startTestServer } from './lib/server.js';
 
 const permissivePa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
@@ -187,6 +188,64 @@ t.test('metrics: requests and latency by webhook and decision, violations by rul
   t.match(await withNs.metrics(), 'meshlock_violations_total{rule="pa-mode",mode="enforce",namespace="shop"} 1', 'namespace label when opted in');
 });
 
+t.test('metrics: the latency histogram is cumulative with +Inf, sum and count; counters add up; a scrape does not change them', async (t) => {
+  const m = new Metrics({ defaultMetrics: false });
+  const record = (decision: string, findings: DecisionRecord['findings'] = []): DecisionRecord => ({
+    webhook: 'validate', uid: 'u', kind: 'Pod', namespace: 'shop', name: 'p', operation: 'CREATE', decision, rules: [], modes: [], dryRun: false, findings, mutations: [],
+  });
+  m.decision(record('allowed'), 0.0007);
+  m.decision(record('allowed'), 0.003);
+  m.decision(record('allowed'), 2);
+  m.decision(record('allowed'), 0.001); // on a bound: counted in that bucket (le is "less or equal")
+  m.decision(record('denied', [{ rule: 'pa-mode', mode: 'enforce' }, { rule: 'pa-mode', mode: 'enforce' }]), 0.0001);
+  m.rejected('mutate');
+  const scrape = () => m.registry.metrics();
+  const text = await scrape();
+  const line = (l: string) => t.ok(text.split('\n').includes(l), l);
+  const series = 'webhook="validate",decision="allowed"';
+  line(`meshlock_admission_request_duration_seconds_bucket{le="0.0005",${series}} 0`);
+  line(`meshlock_admission_request_duration_seconds_bucket{le="0.001",${series}} 2`);
+  line(`meshlock_admission_request_duration_seconds_bucket{le="0.0025",${series}} 2`);
+  line(`meshlock_admission_request_duration_seconds_bucket{le="0.005",${series}} 3`);
+  line(`meshlock_admission_request_duration_seconds_bucket{le="1",${series}} 3`);
+  line(`meshlock_admission_request_duration_seconds_bucket{le="+Inf",${series}} 4`);
+  line(`meshlock_admission_request_duration_seconds_count{${series}} 4`);
+  line(`meshlock_admission_request_duration_seconds_bucket{le="0.0005",webhook="validate",decision="denied"} 1`);
+  const sum = new RegExp(`meshlock_admission_request_duration_seconds_sum\\{${series}\\} ([0-9.]+)`).exec(text)?.[1];
+  t.ok(Math.abs(Number(sum) - 2.0047) < 1e-9, `sum of the observations (${sum})`);
+  line('# TYPE meshlock_admission_request_duration_seconds histogram');
+  line(`meshlock_admission_requests_total{${series}} 4`);
+  line('meshlock_admission_requests_total{webhook="mutate",decision="invalid"} 1');
+  line('meshlock_violations_total{rule="pa-mode",mode="enforce"} 2');
+  t.equal(await scrape(), text, 'a second scrape reads the same totals');
+  m.decision(record('allowed'), 0.0007);
+  t.match(await scrape(), `meshlock_admission_requests_total{${series}} 5`, 'and later requests add to them');
+  const json = await m.registry.getMetricsAsJSON();
+  t.ok(json.some((x) => x.name === 'meshlock_admission_request_duration_seconds' && String(x.type) === 'histogram'), 'JSON export lists the histogram');
+});
+
+t.test('log destination: lines keep their order, go out in batches by size and by time, and all of them on flushSync', async (t) => {
+  const writes: string[] = [];
+  let syncFlushes = 0;
+  const sink = { write: (text: string) => (writes.push(text), true), flushSync: () => void syncFlushes++ };
+  const d = new BatchedDestination(sink, { batchChars: 30, intervalMs: 50 });
+  t.teardown(() => d.close());
+  d.write('{"n":1}\n');
+  d.write('{"n":2}\n');
+  t.same(writes, [], 'held while the batch is small');
+  d.write('{"n":3}\n{"n":4}\n');
+  t.same(writes, ['{"n":1}\n{"n":2}\n{"n":3}\n{"n":4}\n'], 'one write once the batch reaches its size');
+  d.write('{"n":5}\n');
+  await new Promise((r) => setTimeout(r, 120));
+  t.same(writes.slice(1), ['{"n":5}\n'], 'a lone line goes out within the interval');
+  d.write('{"n":6}\n');
+  d.flushSync();
+  t.same(writes.slice(2), ['{"n":6}\n'], 'flushSync hands over what is held');
+  t.equal(syncFlushes, 1, '...and makes the sink write synchronously');
+  d.flush();
+  t.equal(writes.length, 3, 'nothing held: no empty write');
+});
+
 t.test('meshlock serve refuses to start without a certificate, naming the flags', async (t) => {
   const p = spawnCli(['serve', '--port', '0', '--metrics-port', '0']);
   const { code } = await p.exited;
@@ -236,6 +295,10 @@ t.test('SIGTERM: the process stops accepting, finishes requests in flight, then 
   }
   const exit = await p.exited;
   t.equal(exit.code, 0, 'exit code 0 after draining');
+  if (!p.child.stdout!.closed) await new Promise((r) => p.child.stdout!.once('close', r));
+  const logged = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.equal(logged.filter((l) => l['msg'] === 'admission decision' && l['uid'] === 'in-flight').length, 3, 'the batched decision lines are all written at exit');
+  t.equal(logged.at(-1)?.['msg'], 'shut down', 'down to the last line');
   const refused = await send({ url: `https://127.0.0.1:${port}/healthz`, method: 'GET', ca: pki.ca.certPem }).catch((e: Error) => e);
   t.ok(refused instanceof Error, 'nothing listens any more');
 });

@@ -2,7 +2,7 @@
 // process, as in tests, do not collide). Label values are bounded: webhook, decision, rule id, mode.
 // A namespace label is opt-in because namespaces are unbounded and blow up Prometheus series.
 import { createServer, type Server } from 'node:http';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics, type Histogram } from 'prom-client';
 import type { DecisionRecord } from '../admission/index.js';
 
 export interface MetricsOptions {
@@ -21,44 +21,160 @@ export const METRIC_NAMES = Object.freeze({
   certReloads: 'meshlock_cert_reloads_total',
 });
 
+/** Upper bounds of the latency histogram, in seconds. The apiserver's budget per webhook is at most 30 s; meshlock answers in well under 5 ms. */
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
+
+type Labels = Readonly<Record<string, string>>;
+
+/**
+ * Counts by label set, kept in a plain map on the request path. prom-client validates and hashes the
+ * labels on every inc() (even through a bound child), which the admission benchmark showed as one of
+ * the larger per-request costs; here a request adds to a number and prom-client sees the totals only
+ * when scraped.
+ */
+class Tally {
+  private readonly entries = new Map<string, { readonly labels: Labels; value: number }>();
+
+  /** The count for a label set; `key` must identify `labels`, which is only called the first time a key is seen. */
+  entry(key: string, labels: () => Labels): { readonly labels: Labels; value: number } {
+    let e = this.entries.get(key);
+    if (e === undefined) {
+      e = { labels: labels(), value: 0 };
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+
+  add(key: string, labels: () => Labels): void {
+    this.entry(key, labels).value += 1;
+  }
+
+  /** A prom-client collect() hook: the counter is refilled from the tally at each scrape. */
+  collectInto(counter: Counter<string>): void {
+    counter.reset();
+    for (const e of this.entries.values()) counter.inc(e.labels, e.value);
+  }
+}
+
+interface HistogramSeries {
+  readonly labels: Labels;
+  /** Observations per bucket (not cumulative); the last slot counts those above every bound. */
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * The latency histogram, with buckets in typed arrays, served to prom-client's registry through the
+ * interface the registry reads (name, help, type, get()), in the same shape as prom-client's own
+ * histograms: cumulative `_bucket` series with `le` first, then `_sum` and `_count`.
+ */
+class DurationHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  /** The series for a label set, created on first use; callers keep it and observe into it. */
+  seriesFor(key: string, labels: Labels): HistogramSeries {
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = { labels, buckets: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  observe(s: HistogramSeries, seconds: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > (bounds[i] as number)) i++;
+    (s.buckets[i] as number) += 1;
+    s.sum += seconds;
+    s.count += 1;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { value: number; labels: Labels; metricName: string }[] }> {
+    const values: { value: number; labels: Labels; metricName: string }[] = [];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += s.buckets[i] as number;
+        values.push({ value: cumulative, labels: { le: String(le), ...s.labels }, metricName: `${this.name}_bucket` });
+      });
+      values.push({ value: s.count, labels: { le: '+Inf', ...s.labels }, metricName: `${this.name}_bucket` });
+      values.push({ value: s.sum, labels: s.labels, metricName: `${this.name}_sum` });
+      values.push({ value: s.count, labels: s.labels, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    for (const s of this.series.values()) {
+      s.buckets.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+}
+
+interface DecisionSeries {
+  readonly requests: { value: number };
+  readonly duration: HistogramSeries;
+}
+
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'webhook' | 'decision'>;
-  private readonly duration: Histogram<'webhook' | 'decision'>;
-  private readonly violations: Counter<string>;
-  private readonly mutations: Counter<'mutation' | 'mode' | 'applied'>;
+  private readonly duration: DurationHistogram;
+  private readonly requests = new Tally();
+  private readonly violations = new Tally();
+  private readonly mutations = new Tally();
   private readonly configReloads: Counter<'result'>;
   private readonly certReloads: Counter<'result'>;
   private readonly namespaceLabel: boolean;
+  /** Per webhook and decision (small closed sets): the request count and latency series, found by one map lookup. */
+  private readonly perDecision = new Map<string, DecisionSeries>();
 
   constructor(opts: MetricsOptions = {}) {
     this.namespaceLabel = opts.namespaceLabel === true;
     const registers = [this.registry];
-    this.requests = new Counter({
+    const requests = this.requests;
+    new Counter({
       name: METRIC_NAMES.requests,
       help: 'Admission requests answered, by webhook (validate, mutate) and decision (allowed, warned, denied, patched, error, invalid)',
       labelNames: ['webhook', 'decision'],
       registers,
+      collect() {
+        requests.collectInto(this);
+      },
     });
-    this.duration = new Histogram({
-      name: METRIC_NAMES.duration,
-      help: 'Time from request received to response written, by webhook and decision',
-      labelNames: ['webhook', 'decision'],
-      // The apiserver's budget per webhook is at most 30 s; meshlock answers in well under 5 ms.
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    });
-    this.violations = new Counter({
+    this.duration = new DurationHistogram(METRIC_NAMES.duration, 'Time from request received to response written, by webhook and decision', DURATION_BUCKETS);
+    // The registry reads a metric through name, help, type and get(); prom-client's types only name its own classes.
+    this.registry.registerMetric(this.duration as unknown as Histogram<string>);
+    const violations = this.violations;
+    new Counter({
       name: METRIC_NAMES.violations,
       help: 'Rule violations found, by rule id and enforcement mode (dry-run violations are counted too)',
       labelNames: this.namespaceLabel ? ['rule', 'mode', 'namespace'] : ['rule', 'mode'],
       registers,
+      collect() {
+        violations.collectInto(this);
+      },
     });
-    this.mutations = new Counter({
+    const mutations = this.mutations;
+    new Counter({
       name: METRIC_NAMES.mutations,
       help: 'Mutations wanted, by mutation id, mode, and whether the patch was returned (false in dry-run)',
       labelNames: ['mutation', 'mode', 'applied'],
       registers,
+      collect() {
+        mutations.collectInto(this);
+      },
     });
     this.configReloads = new Counter({
       name: METRIC_NAMES.configReloads,
@@ -75,30 +191,32 @@ export class Metrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
-  // Label children resolved once per label set: prom-client hashes a label object on every call,
-  // which showed up on the per-request profile. The label values come from small closed sets.
-  private readonly perDecision = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
-
   decision(record: DecisionRecord, seconds: number): void {
     const key = `${record.webhook}\u0000${record.decision}`;
-    let bound = this.perDecision.get(key);
-    if (bound === undefined) {
+    let d = this.perDecision.get(key);
+    if (d === undefined) {
       const labels = { webhook: record.webhook, decision: record.decision };
-      bound = { requests: this.requests.labels(labels), duration: this.duration.labels(labels) };
-      this.perDecision.set(key, bound);
+      d = { requests: this.requests.entry(key, () => labels), duration: this.duration.seriesFor(key, labels) };
+      this.perDecision.set(key, d);
     }
-    bound.requests.inc();
-    bound.duration.observe(seconds);
+    d.requests.value += 1;
+    this.duration.observe(d.duration, seconds);
     for (const f of record.findings) {
-      if (this.namespaceLabel) this.violations.inc({ rule: f.rule, mode: f.mode, namespace: record.namespace });
-      else this.violations.inc({ rule: f.rule, mode: f.mode });
+      if (this.namespaceLabel) {
+        this.violations.add(`${f.rule}\u0000${f.mode}\u0000${record.namespace}`, () => ({ rule: f.rule, mode: f.mode, namespace: record.namespace }));
+      } else {
+        this.violations.add(`${f.rule}\u0000${f.mode}`, () => ({ rule: f.rule, mode: f.mode }));
+      }
     }
-    for (const m of record.mutations) this.mutations.inc({ mutation: m.id, mode: m.mode, applied: m.applied ? 'true' : 'false' });
+    for (const m of record.mutations) {
+      const applied = m.applied ? 'true' : 'false';
+      this.mutations.add(`${m.id}\u0000${m.mode}\u0000${applied}`, () => ({ mutation: m.id, mode: m.mode, applied }));
+    }
   }
 
   /** A request refused before any decision (400, 413): counted, not timed. */
   rejected(webhook: string): void {
-    this.requests.inc({ webhook, decision: 'invalid' });
+    this.requests.add(`${webhook}\u0000invalid`, () => ({ webhook, decision: 'invalid' }));
   }
 
   configReload(ok: boolean): void {
