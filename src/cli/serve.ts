@@ -3,7 +3,7 @@ import { dirname, relative } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError } from '../config/index.js';
-import { CertificateError, exitOnSignals, startServer } from '../server/index.js';
+import { CertificateError, exitOnSignals, startServer, stdoutDestination } from '../server/index.js';
 
 interface ServeFlags {
   port: number;
@@ -109,13 +109,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     keyFile = dev.keyFile;
     caFile = dev.caFile;
   }
-  // Buffered asynchronous stdout: a write per decision line cost more CPU than the policy itself
-  // (measured with bench/admission.mjs and --cpu-prof). Lines are written in batches of 8 KiB, and at
-  // least every LOG_FLUSH_MS so a quiet server's lines are not held back; pino flushes what is left
-  // when the process exits.
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
-  const logger = pino({ name: 'meshlock', level: flags.logLevel }, destination);
-  setInterval(() => destination.flush(), LOG_FLUSH_MS).unref();
+  // Batched asynchronous stdout (see src/server/log-destination.ts): lines go out in batches, at
+  // least every LOG_FLUSH_MS, and what is left is written when the process exits.
+  const logger = pino({ name: 'meshlock', level: flags.logLevel }, stdoutDestination({ intervalMs: LOG_FLUSH_MS }));
   let server;
   try {
     server = await startServer({
