@@ -45,6 +45,8 @@ function uidOf(body: unknown): unknown {
  */
 export function decodeReview(body: unknown): Decoded {
   if (body === undefined || body === null || body === '') throw new MeshlockHttpError('EMPTY_BODY');
+  // A good review passes the full schema, which implies the envelope's: one validation on the usual path.
+  if (validateReview(body)) return { ok: true, review: body };
   if (!validateEnvelope(body)) {
     const uid = uidOf(body);
     if (typeof uid !== 'string' || uid === '') {
@@ -54,6 +56,5 @@ export function decodeReview(body: unknown): Decoded {
     }
     throw new MeshlockHttpError('NOT_A_REVIEW', describeSchemaErrors(validateEnvelope.errors));
   }
-  if (validateReview(body)) return { ok: true, review: body };
   return { ok: false, envelope: body, problem: describeSchemaErrors(validateReview.errors) };
 }
