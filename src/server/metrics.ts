@@ -26,33 +26,41 @@ export const DURATION_BUCKETS: readonly number[] = Object.freeze([0.0005, 0.001,
 
 type Labels = Readonly<Record<string, string>>;
 
+/** The key of a label set: its values in label-name order, joined by NUL (never in a label value here). */
+const SEP = '\u0000';
+
 /**
  * Counts by label set, kept in a plain map on the request path. prom-client validates and hashes the
  * labels on every inc() (even through a bound child), which the admission benchmark showed as one of
- * the larger per-request costs; here a request adds to a number and prom-client sees the totals only
- * when scraped.
+ * the larger per-request costs; here a request adds to a number under a string key, and the labels
+ * are rebuilt from the key only when Prometheus scrapes.
  */
 class Tally {
-  private readonly entries = new Map<string, { readonly labels: Labels; value: number }>();
+  private readonly counts = new Map<string, { value: number }>();
 
-  /** The count for a label set; `key` must identify `labels`, which is only called the first time a key is seen. */
-  entry(key: string, labels: () => Labels): { readonly labels: Labels; value: number } {
-    let e = this.entries.get(key);
+  constructor(private readonly labelNames: readonly string[]) {}
+
+  /** The count for a key (label values joined by SEP, in labelNames order). */
+  entry(key: string): { value: number } {
+    let e = this.counts.get(key);
     if (e === undefined) {
-      e = { labels: labels(), value: 0 };
-      this.entries.set(key, e);
+      e = { value: 0 };
+      this.counts.set(key, e);
     }
     return e;
   }
 
-  add(key: string, labels: () => Labels): void {
-    this.entry(key, labels).value += 1;
+  add(key: string): void {
+    this.entry(key).value += 1;
   }
 
   /** A prom-client collect() hook: the counter is refilled from the tally at each scrape. */
   collectInto(counter: Counter<string>): void {
     counter.reset();
-    for (const e of this.entries.values()) counter.inc(e.labels, e.value);
+    for (const [key, e] of this.counts) {
+      const values = key.split(SEP);
+      counter.inc(Object.fromEntries(this.labelNames.map((n, i) => [n, values[i] ?? ''])), e.value);
+    }
   }
 }
 
@@ -131,9 +139,9 @@ interface DecisionSeries {
 export class Metrics {
   readonly registry = new Registry();
   private readonly duration: DurationHistogram;
-  private readonly requests = new Tally();
-  private readonly violations = new Tally();
-  private readonly mutations = new Tally();
+  private readonly requests = new Tally(['webhook', 'decision']);
+  private readonly violations: Tally;
+  private readonly mutations = new Tally(['mutation', 'mode', 'applied']);
   private readonly configReloads: Counter<'result'>;
   private readonly certReloads: Counter<'result'>;
   private readonly namespaceLabel: boolean;
@@ -142,6 +150,8 @@ export class Metrics {
 
   constructor(opts: MetricsOptions = {}) {
     this.namespaceLabel = opts.namespaceLabel === true;
+    const violationLabels = this.namespaceLabel ? ['rule', 'mode', 'namespace'] : ['rule', 'mode'];
+    this.violations = new Tally(violationLabels);
     const registers = [this.registry];
     const requests = this.requests;
     new Counter({
@@ -160,7 +170,7 @@ export class Metrics {
     new Counter({
       name: METRIC_NAMES.violations,
       help: 'Rule violations found, by rule id and enforcement mode (dry-run violations are counted too)',
-      labelNames: this.namespaceLabel ? ['rule', 'mode', 'namespace'] : ['rule', 'mode'],
+      labelNames: violationLabels,
       registers,
       collect() {
         violations.collectInto(this);
@@ -192,31 +202,23 @@ export class Metrics {
   }
 
   decision(record: DecisionRecord, seconds: number): void {
-    const key = `${record.webhook}\u0000${record.decision}`;
+    const key = record.webhook + SEP + record.decision;
     let d = this.perDecision.get(key);
     if (d === undefined) {
-      const labels = { webhook: record.webhook, decision: record.decision };
-      d = { requests: this.requests.entry(key, () => labels), duration: this.duration.seriesFor(key, labels) };
+      d = { requests: this.requests.entry(key), duration: this.duration.seriesFor(key, { webhook: record.webhook, decision: record.decision }) };
       this.perDecision.set(key, d);
     }
     d.requests.value += 1;
     this.duration.observe(d.duration, seconds);
     for (const f of record.findings) {
-      if (this.namespaceLabel) {
-        this.violations.add(`${f.rule}\u0000${f.mode}\u0000${record.namespace}`, () => ({ rule: f.rule, mode: f.mode, namespace: record.namespace }));
-      } else {
-        this.violations.add(`${f.rule}\u0000${f.mode}`, () => ({ rule: f.rule, mode: f.mode }));
-      }
+      this.violations.add(this.namespaceLabel ? f.rule + SEP + f.mode + SEP + record.namespace : f.rule + SEP + f.mode);
     }
-    for (const m of record.mutations) {
-      const applied = m.applied ? 'true' : 'false';
-      this.mutations.add(`${m.id}\u0000${m.mode}\u0000${applied}`, () => ({ mutation: m.id, mode: m.mode, applied }));
-    }
+    for (const m of record.mutations) this.mutations.add(m.id + SEP + m.mode + SEP + (m.applied ? 'true' : 'false'));
   }
 
   /** A request refused before any decision (400, 413): counted, not timed. */
   rejected(webhook: string): void {
-    this.requests.add(`${webhook}\u0000invalid`, () => ({ webhook, decision: 'invalid' }));
+    this.requests.add(webhook + SEP + 'invalid');
   }
 
   configReload(ok: boolean): void {
