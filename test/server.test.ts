@@ -7,7 +7,9 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BatchedDestination, KEEP_ALIVE_TIMEOUT_MS, Metrics } from '../src/server/index.js';
 import type { DecisionRecord } from '../src/admission/index.js';
-import { makePki, reviewOf, send, spawnCli, startTestServer } from './lib/server.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { makePki, reviewOf, send, spawnCli, startTestServer, tempDir } from './lib/server.js';
 
 const permissivePa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
 const secretPod = {
@@ -162,6 +164,32 @@ t.test('one log line per decision with its identity and outcome, never the objec
   });
   t.type(lines[0]?.['durationMs'], 'number');
   t.notMatch(JSON.stringify(s.logs.lines), /hunter2/, 'no object contents in logs');
+});
+
+t.test('dry-run mutation: the would-be patch is logged and counted, and not returned', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, 'mode: dry-run\n');
+  const s = await startTestServer(t, { configFile: file });
+  const res = await s.post('/mutate', reviewOf(ns, { uid: 'dry-ns' }));
+  const body = res.json<{ response: { allowed: boolean; patch?: string } }>();
+  t.equal(body.response.allowed, true);
+  t.equal(body.response.patch, undefined, 'no patch applied in dry-run');
+  const line = s.logs.lines.find((l) => l['msg'] === 'admission decision' && l['uid'] === 'dry-ns');
+  t.match(line, { decision: 'allowed', rules: ['ns-injection-label'], mode: ['dry-run'] });
+  t.same(
+    line?.['wouldPatch'],
+    [
+      { op: 'add', path: '/metadata/labels', value: {} },
+      { op: 'add', path: '/metadata/labels/istio-injection', value: 'enabled' },
+    ],
+    'the would-be patch is in the log line',
+  );
+  t.match(await s.metrics(), 'meshlock_mutations_total{mutation="ns-injection-label",mode="dry-run",applied="false"} 1');
+  const enforced = await startTestServer(t);
+  await enforced.post('/mutate', reviewOf(ns, { uid: 'enforced-ns' }));
+  const applied = enforced.logs.lines.find((l) => l['uid'] === 'enforced-ns');
+  t.equal(applied?.['wouldPatch'], undefined, 'an applied patch is in the response, not the log');
 });
 
 t.test('metrics: requests and latency by webhook and decision, violations by rule and mode, no namespace label by default', async (t) => {

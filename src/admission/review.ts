@@ -1,6 +1,6 @@
 // One AdmissionReview in, one out: the single code path behind the server's /validate and /mutate
 // and `meshlock review`, so the command answers exactly as the webhook would.
-import { mutate, validate, type EngineContext } from '../policy/index.js';
+import { mutate, validate, type EngineContext, type PatchOp } from '../policy/index.js';
 import { decodeReview } from './decode.js';
 import { inputFromRequest } from './input.js';
 import { failureResponse, mutateDecision, mutateResponse, validateDecision, validateResponse } from './respond.js';
@@ -25,6 +25,8 @@ export interface DecisionRecord {
   readonly dryRun: boolean;
   readonly findings: readonly { readonly rule: string; readonly mode: string }[];
   readonly mutations: readonly { readonly id: string; readonly mode: string; readonly applied: boolean }[];
+  /** dry-run: the patch operations meshlock would have returned (POLICY.md: the would-be patch is logged). */
+  readonly wouldPatch?: readonly PatchOp[];
   /** Set when the review could not be evaluated. */
   readonly error?: string;
 }
@@ -79,6 +81,7 @@ export function admit(webhook: Webhook, body: unknown, ctx: EngineContext): Admi
     }
     const result = mutate(input, ctx);
     const mutations = result.mutations.map((m) => ({ id: m.id, mode: m.mode, applied: m.applied }));
+    const wouldPatch = result.mutations.filter((m) => !m.applied).flatMap((m) => m.ops);
     return {
       review: wrap(apiVersion, mutateResponse(request.uid, result)),
       record: {
@@ -88,6 +91,7 @@ export function admit(webhook: Webhook, body: unknown, ctx: EngineContext): Admi
         modes: mutations.map((m) => m.mode),
         findings: NONE,
         mutations,
+        ...(wouldPatch.length > 0 ? { wouldPatch } : {}),
       },
     };
   } catch (err) {

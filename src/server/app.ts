@@ -54,6 +54,8 @@ function logDecision(logger: Logger, r: DecisionRecord, ms: number): void {
       mode: r.modes,
       dryRun: r.dryRun,
       durationMs: Math.round(ms * 1000) / 1000,
+      // Only in dry-run; label operations meshlock itself writes, no contents of the object.
+      ...(r.wouldPatch !== undefined ? { wouldPatch: r.wouldPatch } : {}),
       ...(r.error !== undefined ? { error: r.error } : {}),
     },
     'admission decision',
