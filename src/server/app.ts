@@ -114,14 +114,19 @@ export function buildApp(opts: AppOptions) {
 
   // The apiserver always sends application/json; curl and other tools often send no or another
   // type. Every body is read as JSON whatever its type, by the parser `meshlock review` uses too.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
+  // It is registered for application/json by name as well: fastify caches the parser found for a
+  // content type, but not the catch-all, so a catch-all alone re-parses the Content-Type header of
+  // every request.
+  const jsonBody = (_request: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     try {
       done(null, parseJsonBody(body as string));
     } catch (err) {
       done(err as Error, undefined);
     }
-  });
+  };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, jsonBody);
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, jsonBody);
 
   const decide = (webhook: Webhook, body: unknown, reply: FastifyReply) => {
     const { review, record } = admit(webhook, body, { config: state.config, now: clock() });
