@@ -145,8 +145,8 @@ export class Metrics {
   private readonly configReloads: Counter<'result'>;
   private readonly certReloads: Counter<'result'>;
   private readonly namespaceLabel: boolean;
-  /** Per webhook and decision (small closed sets): the request count and latency series, found by one map lookup. */
-  private readonly perDecision = new Map<string, DecisionSeries>();
+  /** Per webhook, then decision (small closed sets): the request count and latency series. */
+  private readonly perDecision = new Map<string, Map<string, DecisionSeries>>();
 
   constructor(opts: MetricsOptions = {}) {
     this.namespaceLabel = opts.namespaceLabel === true;
@@ -202,11 +202,17 @@ export class Metrics {
   }
 
   decision(record: DecisionRecord, seconds: number): void {
-    const key = record.webhook + SEP + record.decision;
-    let d = this.perDecision.get(key);
+    // Looked up by the two strings themselves (constants whose hashes V8 keeps), not a joined key.
+    let byDecision = this.perDecision.get(record.webhook);
+    if (byDecision === undefined) {
+      byDecision = new Map();
+      this.perDecision.set(record.webhook, byDecision);
+    }
+    let d = byDecision.get(record.decision);
     if (d === undefined) {
+      const key = record.webhook + SEP + record.decision;
       d = { requests: this.requests.entry(key), duration: this.duration.seriesFor(key, { webhook: record.webhook, decision: record.decision }) };
-      this.perDecision.set(key, d);
+      byDecision.set(record.decision, d);
     }
     d.requests.value += 1;
     this.duration.observe(d.duration, seconds);
