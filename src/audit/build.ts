@@ -2,10 +2,9 @@
 // findings on every object, exemptions and revisions. Pure: the clock comes in through the context.
 import { CONTROLS, controlsFor, type ControlId } from './controls.js';
 import type { EngineContext, ValidationResult } from '../policy/index.js';
-import { familyOf, groupOf, inputFromObject, LABEL_DATAPLANE, LABEL_INJECTION, LABEL_REV, validate } from '../policy/index.js';
+import { effectiveMtls, familyOf, groupOf, indexPolicies, inputFromObject, isSystemNamespace, LABEL_REV, namespaceEnrolment, readPeerAuthentication, validate, type MtlsMode, type PeerAuthn } from '../policy/index.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { AuditReport, DestinationRuleRow, ExemptionRow, NamespaceRow, ReportFinding, WorkloadRow } from './model.js';
-import { effectiveMtls, indexPolicies, peerAuthnOf, type MtlsMode, type PeerAuthn } from './mtls.js';
 import { servedRevisions } from './revisions.js';
 import { VERSION } from './version.js';
 import { indexControllers, meshStatus, refKey, workloadOf, type MeshStatus, type NamespaceFacts, type WorkloadRef } from './workloads.js';
@@ -26,13 +25,6 @@ export interface BuildOptions {
 
 function pct(n: number, d: number): number {
   return d === 0 ? 0 : Math.round((n / d) * 1000) / 10;
-}
-
-function enrolment(labels: ReadonlyMap<string, string>): string {
-  if (labels.get(LABEL_INJECTION) === 'enabled') return `${LABEL_INJECTION}=enabled`;
-  if (!labels.has(LABEL_INJECTION) && labels.get(LABEL_REV)) return `${LABEL_REV}=${labels.get(LABEL_REV)}`;
-  if (labels.get(LABEL_DATAPLANE) === 'ambient') return 'ambient';
-  return 'not enrolled';
 }
 
 /** Pods that finished serve no traffic, so they are neither covered nor uncovered. */
@@ -60,7 +52,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const served = servedRevisions(inv, config.rootNamespace);
   const policies: PeerAuthn[] = [];
   for (const pa of inv.peerAuthentications) {
-    const p = peerAuthnOf(pa);
+    const p = readPeerAuthentication(pa);
     if (p) policies.push(p);
   }
   const pIndex = indexPolicies(policies, config.rootNamespace);
@@ -71,14 +63,14 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   let podCount = 0;
   for (const pod of inv.pods) {
     const ns = namespaceOf(pod);
-    if (!wanted(ns) || config.systemNamespaces.has(ns) || !running(pod)) continue;
+    if (!wanted(ns) || isSystemNamespace(config, ns) || !running(pod)) continue;
     podCount++;
     const ref = workloadOf(pod, controllers);
     const key = refKey(ref);
     let acc = groups.get(key);
     if (!acc) groups.set(key, (acc = { ref, pods: [], statuses: [] }));
     acc.pods.push(pod);
-    acc.statuses.push(meshStatus(pod, factsOf(ns), config, served.all));
+    acc.statuses.push(meshStatus(pod, factsOf(ns), served.all));
   }
 
   const workloads: WorkloadRow[] = [];
@@ -98,6 +90,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
       meshed,
       dataplane,
       ...(notMeshed?.reason ? { reason: notMeshed.reason } : {}),
+      istio: (notMeshed ?? (acc.statuses[0] as MeshStatus)).istio,
       effectiveMtls: effective,
       policyMtls: policy.weakest,
       ports: policy.ports,
@@ -183,8 +176,9 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const unserved: { namespace: string; revision: string }[] = [];
   for (const [ns, facts] of nsFacts) {
     if (!wanted(ns)) continue;
-    const rev = facts.labels.get(LABEL_REV);
-    if (!rev || facts.labels.has(LABEL_INJECTION)) continue;
+    const e = namespaceEnrolment(facts.labels);
+    const rev = e.sidecarRevision;
+    if (e.sidecarBy !== LABEL_REV || rev === undefined) continue;
     if (served.all.has(rev)) continue;
     unserved.push({ namespace: ns, revision: rev });
     findings.push({
@@ -236,7 +230,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   findings.push(...(opts.extraFindings ?? []));
 
   // Per-namespace rows: every namespace seen, in the input or through a workload.
-  const nsNames = new Set<string>([...nsFacts.keys()].filter((n) => wanted(n) && !config.systemNamespaces.has(n)));
+  const nsNames = new Set<string>([...nsFacts.keys()].filter((n) => wanted(n) && !isSystemNamespace(config, n)));
   for (const w of workloads) nsNames.add(w.namespace);
   const byNs = new Map<string, WorkloadRow[]>();
   for (const w of workloads) {
@@ -253,7 +247,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     const facts = factsOf(ns);
     return {
       namespace: ns,
-      enrolment: facts.known ? enrolment(facts.labels) : 'unknown',
+      enrolment: facts.known ? namespaceEnrolment(facts.labels).via : 'unknown',
       workloads: ws.length,
       meshed: meshedN,
       strict: strictN,

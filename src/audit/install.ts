@@ -11,6 +11,7 @@ import type { ResolvedConfig } from '../config/index.js';
 import { controlsFor } from './controls.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
+import { selectorMatches, type LabelSelector } from '../policy/index.js';
 
 export const CERT_WARNING_DAYS = 30;
 const DAY = 86_400_000;
@@ -23,41 +24,9 @@ interface Webhook {
   clientConfig?: { caBundle?: string; url?: string; service?: { name?: string; namespace?: string } };
 }
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}
-
 export interface InstallResult {
   readonly findings: ReportFinding[];
   readonly notes: string[];
-}
-
-/** Kubernetes label selector semantics; an absent or empty selector matches everything. */
-export function selectorMatches(sel: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!sel) return true;
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const v = labels[e.key];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !(e.values ?? []).includes(v as string)) return false;
-        break;
-      case 'NotIn':
-        if (has && (e.values ?? []).includes(v as string)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
 }
 
 function webhooksOf(cfg: KObj): Webhook[] {

@@ -1,7 +1,7 @@
 // The audit report: what every renderer reads. Plain data, JSON-serialisable as is.
 import type { ControlId } from './controls.js';
-import type { MtlsMode } from './mtls.js';
-import type { Dataplane } from './workloads.js';
+import type { MtlsMode } from '../policy/index.js';
+import type { Dataplane, IstioDecision } from './workloads.js';
 
 export type FindingSeverity = 'error' | 'warning';
 
@@ -29,6 +29,12 @@ export interface WorkloadRow {
   readonly meshed: boolean;
   readonly dataplane: Dataplane;
   readonly reason?: string;
+  /**
+   * Which rule of Istio decided injection and ztunnel capture (of the first pod that is not meshed,
+   * else of the first pod), named as in Istio's code: namespace-label, pod-label, pod-annotation,
+   * object-selector, invalid-value, hostNetwork, system-namespace, sidecar-status, ...
+   */
+  readonly istio: IstioDecision;
   /** The weakest mode over every port: what a plaintext client can reach. DISABLE when not meshed. */
   readonly effectiveMtls: MtlsMode;
   /** What the PeerAuthentications alone say, whether or not a proxy enforces it. */

@@ -1,16 +1,22 @@
 // Pods grouped the way people think of them (a Deployment, not its ReplicaSet's pods), and whether
 // each pod is actually in the mesh, and why not. Pure.
-import type { ResolvedConfig } from '../config/index.js';
-import { isEnrolled, LABEL_DATAPLANE, LABEL_INJECTION, LABEL_POD_INJECT, LABEL_REV } from '../policy/index.js';
+import { podFacts, podMembership, PROXY_CONTAINER, type CaptureDecision, type Dataplane, type InjectionDecision } from '../policy/index.js';
 import { labelsOf, nameOf, namespaceOf, type KObj } from './inventory.js';
 
-export type Dataplane = 'sidecar' | 'ambient' | 'none';
+export type { Dataplane };
+
+/** Which rule of Istio decided, for the report: the injector's or ztunnel's, in Istio's terms. */
+export interface IstioDecision {
+  readonly injection: { readonly rule: InjectionDecision['rule']; readonly injected: boolean | null; readonly because: string };
+  readonly capture: { readonly rule: CaptureDecision['rule']; readonly captured: boolean | null; readonly because: string };
+}
 
 export interface MeshStatus {
   readonly meshed: boolean;
   readonly dataplane: Dataplane;
   /** Why the pod is not meshed, in words an operator can act on. */
   readonly reason?: string;
+  readonly istio: IstioDecision;
 }
 
 export interface NamespaceFacts {
@@ -19,44 +25,34 @@ export interface NamespaceFacts {
   readonly known: boolean;
 }
 
-function containerNames(list: unknown): { name: string; restartPolicy?: string }[] {
-  return Array.isArray(list) ? (list as { name?: unknown; restartPolicy?: unknown }[]).map((c) => ({ name: String(c?.name ?? ''), ...(typeof c?.restartPolicy === 'string' ? { restartPolicy: c.restartPolicy } : {}) })) : [];
-}
-
-/** A pod has a sidecar when it runs `istio-proxy`: as a container, or as a native sidecar (an init container that keeps running). */
-export function hasSidecar(pod: KObj): boolean {
-  const spec = pod.spec ?? {};
-  if (containerNames(spec['containers']).some((c) => c.name === 'istio-proxy')) return true;
-  return containerNames(spec['initContainers']).some((c) => c.name === 'istio-proxy' && c.restartPolicy === 'Always');
-}
-
-export function meshStatus(pod: KObj, ns: NamespaceFacts, config: ResolvedConfig, servedRevisions: ReadonlySet<string> | undefined): MeshStatus {
-  if (hasSidecar(pod)) return { meshed: true, dataplane: 'sidecar' };
+/**
+ * Whether a running pod is in the mesh, and why not, from the one model of Istio (policy/istio):
+ * a pod without a proxy that Istio's injector selects was created before the namespace was enrolled
+ * or while the injector was down, and gets its proxy on a restart.
+ */
+export function meshStatus(pod: KObj, ns: NamespaceFacts, servedRevisions: ReadonlySet<string> | undefined): MeshStatus {
   const namespace = namespaceOf(pod);
-  const labels = labelsOf(pod);
-  const ann = pod.metadata?.annotations ?? {};
-  const spec = pod.spec ?? {};
-  const not = (reason: string): MeshStatus => ({ meshed: false, dataplane: 'none', reason });
-  // Istio never captures host-network pods: redirecting their traffic would redirect the node's.
-  if (spec['hostNetwork'] === true) return not('hostNetwork pod: Istio never captures its traffic');
-  if (config.systemNamespaces.has(namespace)) return not(`system namespace ${namespace}: never injected`);
-  if (labels[LABEL_DATAPLANE] === 'none') return not(`pod label ${LABEL_DATAPLANE}=none opts it out of the mesh`);
-  // ztunnel marks the pods it captured; the labels below say what it would capture.
-  if (ann['ambient.istio.io/redirection'] === 'enabled') return { meshed: true, dataplane: 'ambient' };
-  if (labels[LABEL_DATAPLANE] === 'ambient' || ns.labels.get(LABEL_DATAPLANE) === 'ambient') {
-    // A sidecar label on the namespace wins over ambient for new pods; this pod has no sidecar, so
-    // it is in ambient unless the namespace also asks for sidecars (then it should have had one).
-    if (ns.labels.get(LABEL_INJECTION) !== 'enabled' && !ns.labels.has(LABEL_REV)) return { meshed: true, dataplane: 'ambient' };
+  const m = podMembership({ name: namespace, ...(ns.known ? { labels: ns.labels } : {}) }, podFacts(pod));
+  const istio: IstioDecision = {
+    injection: { rule: m.injection.rule, injected: m.injection.injected ?? null, because: m.injection.because },
+    capture: { rule: m.capture.rule, captured: m.capture.captured ?? null, because: m.capture.because },
+  };
+  if (m.meshed) return { meshed: true, dataplane: m.dataplane, istio };
+  const not = (reason: string): MeshStatus => ({ meshed: false, dataplane: 'none', reason, istio });
+  const inj = m.injection;
+  if (inj.injected === undefined) return not(`no ${PROXY_CONTAINER} container (namespace ${namespace} not in the input)`);
+  if (inj.injected) {
+    const rev = inj.revision;
+    if (rev !== undefined && rev !== 'default' && servedRevisions && servedRevisions.size > 0 && !servedRevisions.has(rev)) {
+      return not(`${inj.because}, but no control plane serves revision ${rev}`);
+    }
+    return not(`should have a proxy, restart it: ${inj.because}, but the pod has no ${PROXY_CONTAINER} container (created before that or while the injector was down)`);
   }
-  const inject = labels[LABEL_POD_INJECT] ?? ann[LABEL_POD_INJECT];
-  if (inject !== undefined && inject !== 'true' && inject !== '') return not(`${LABEL_POD_INJECT}=${inject} on the pod disables injection`);
-  if (!ns.known) return not(`no istio-proxy container (namespace ${namespace} not in the input)`);
-  if (!isEnrolled(ns.labels)) return not(`namespace ${namespace} is not enrolled (no ${LABEL_INJECTION}=enabled, ${LABEL_REV} or ${LABEL_DATAPLANE}=ambient)`);
-  const rev = ns.labels.get(LABEL_REV);
-  if (!ns.labels.has(LABEL_INJECTION) && rev && servedRevisions && servedRevisions.size > 0 && !servedRevisions.has(rev)) {
-    return not(`namespace ${namespace} names revision ${rev}, which no control plane serves`);
-  }
-  return not('no istio-proxy container: created before the namespace was enrolled or while the injector was down; restart it');
+  // Not injected. When the pod or its namespace asks for ambient, ztunnel's decision is the one that
+  // kept it out; otherwise the injector's.
+  const c = m.capture.rule;
+  if (c === 'pod-label' || c === 'sidecar-status' || (c === 'hostNetwork' && inj.rule !== 'hostNetwork')) return not(m.capture.because);
+  return not(inj.because);
 }
 
 export interface WorkloadRef {

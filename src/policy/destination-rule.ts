@@ -1,29 +1,7 @@
 // DestinationRule (networking.istio.io v1alpha3, v1beta1, v1): how a CLIENT sends to a host.
-import type { ResolvedConfig } from '../config/resolve.js';
+import { isInMeshHost, isSystemServiceHost } from './istio/index.js';
 import { field, isObj, show } from './object.js';
 import type { EngineContext, EngineInput, Violation } from './types.js';
-
-/**
- * In-mesh host: a short name (no dot), a name under `.svc`, `.svc.<clusterDomain>` or
- * `.<clusterDomain>`, or a wildcard covering such names. Anything else (api.example.com) is egress.
- * A host meshlock cannot read is treated as in-mesh: fail closed.
- */
-export function isInMeshHost(host: unknown, config: ResolvedConfig): boolean {
-  if (typeof host !== 'string' || host.trim() === '') return true;
-  const h = host.trim().toLowerCase().replace(/\.$/, '');
-  const cd = config.clusterDomain.toLowerCase();
-  if (h === '*') return true;
-  if (!h.includes('.')) return true;
-  if (h.endsWith('.svc') || h.endsWith(`.svc.${cd}`) || h.endsWith(`.${cd}`)) return true;
-  if (h.startsWith('*.')) {
-    // `*.local` covers `x.cluster.local`, `*.cluster.local` covers every service: a wildcard whose
-    // suffix is itself a suffix of `svc.<clusterDomain>` covers in-mesh names.
-    const suffix = h.slice(2);
-    const meshSuffix = `svc.${cd}`;
-    if (meshSuffix === suffix || meshSuffix.endsWith(`.${suffix}`)) return true;
-  }
-  return false;
-}
 
 interface TlsBlock {
   readonly path: string;
@@ -79,6 +57,8 @@ export function checkDestinationRule(input: EngineInput, ctx: EngineContext): Vi
     const mode = field(block.value, 'mode');
     if (mode === 'ISTIO_MUTUAL') continue;
     if (mode === 'SIMPLE' || mode === 'MUTUAL') {
+      // TLS to a system namespace's service (istiod.istio-system.svc) replaces no mesh identity.
+      if (isSystemServiceHost(host, ctx.config)) continue;
       out.push({
         rule: 'dr-tls-origination',
         severity: 'error',

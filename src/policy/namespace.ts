@@ -1,10 +1,8 @@
 // Namespace: enrolment in the mesh (sidecar injection, a revision, or ambient mode).
 import { addLabelOps } from './patch.js';
 import { field, show, stringMap } from './object.js';
-import { LABEL_DATAPLANE, LABEL_INJECTION, LABEL_REV, isEnrolled } from './scope.js';
+import { ENROLMENT_LABELS, LABEL_DATAPLANE, LABEL_INJECTION, LABEL_REV, namespaceEnrolment } from './istio/index.js';
 import type { EngineContext, EngineInput, PatchOp, Violation } from './types.js';
-
-const ENROL_LABELS = [LABEL_INJECTION, LABEL_REV, LABEL_DATAPLANE] as const;
 
 function enrolFix(ctx: EngineContext): string {
   const c = ctx.config;
@@ -22,8 +20,8 @@ export function checkNamespace(input: EngineInput, ctx: EngineContext, inScope: 
   }
   const l = labels.values;
   const out: Violation[] = [];
-  const enrolled = isEnrolled(l);
-  if (inScope && !enrolled) {
+  const enrolment = namespaceEnrolment(l);
+  if (inScope && !enrolment.enrolled) {
     const optOut = [LABEL_INJECTION, LABEL_DATAPLANE, LABEL_REV].filter((k) => l.has(k));
     if (optOut.length > 0) {
       out.push({
@@ -43,8 +41,7 @@ export function checkNamespace(input: EngineInput, ctx: EngineContext, inScope: 
       });
     }
   }
-  const sidecar = l.get(LABEL_INJECTION) === 'enabled' || (l.get(LABEL_INJECTION) === undefined && typeof l.get(LABEL_REV) === 'string' && l.get(LABEL_REV) !== '');
-  if (l.get(LABEL_INJECTION) === 'enabled' && l.has(LABEL_REV)) {
+  if (l.get(LABEL_INJECTION) === 'enabled' && enrolment.revisionIgnored !== undefined) {
     out.push({
       rule: 'ns-injection-conflict',
       severity: 'warning',
@@ -52,7 +49,7 @@ export function checkNamespace(input: EngineInput, ctx: EngineContext, inScope: 
       message: `${LABEL_INJECTION}=enabled and ${LABEL_REV} are both set: Istio uses the default revision and ignores ${LABEL_REV}`,
       fix: `keep only one of ${LABEL_INJECTION} and ${LABEL_REV}`,
     });
-  } else if ((sidecar || l.get(LABEL_INJECTION) === 'enabled') && l.get(LABEL_DATAPLANE) === 'ambient') {
+  } else if (enrolment.sidecarRevision !== undefined && enrolment.ambient) {
     out.push({
       rule: 'ns-injection-conflict',
       severity: 'warning',
@@ -70,7 +67,7 @@ export function mutateNamespace(input: EngineInput, ctx: EngineContext): PatchOp
   const meta = field(input.object, 'metadata');
   const labels = stringMap(meta, 'labels');
   if (!labels.ok) return [];
-  if (ENROL_LABELS.some((k) => labels.values.has(k))) return [];
+  if (ENROLMENT_LABELS.some((k) => labels.values.has(k))) return [];
   const c = ctx.config;
   if (c.dataplane === 'ambient') return addLabelOps('/metadata', meta, LABEL_DATAPLANE, 'ambient');
   if (c.revision) return addLabelOps('/metadata', meta, LABEL_REV, c.revision);

@@ -1,4 +1,5 @@
 // PeerAuthentication (security.istio.io v1beta1 and v1): how a workload ACCEPTS traffic.
+import { peerAuthenticationScope, workloadSelector } from './istio/index.js';
 import { field, isObj, join, show } from './object.js';
 import type { EngineContext, EngineInput, Violation } from './types.js';
 
@@ -9,17 +10,13 @@ function readMode(mtls: unknown): ModeRead {
   return mode === undefined ? { kind: 'unset' } : { kind: 'value', value: mode };
 }
 
-/**
- * A selector counts only when `matchLabels` has at least one entry: Istio treats `selector: {}` and
- * an empty `matchLabels` as no selector (namespace- or mesh-wide).
- */
+/** A policy with a non-empty `selector.matchLabels`: the only kind whose portLevelMtls Istio applies. */
 function hasWorkloadSelector(spec: unknown): boolean {
-  const matchLabels = field(field(spec, 'selector'), 'matchLabels');
-  return isObj(matchLabels) && Object.keys(matchLabels).length > 0;
+  return workloadSelector(spec) !== undefined;
 }
 
 function isMeshWide(namespace: string, spec: unknown, ctx: EngineContext): boolean {
-  return namespace === ctx.config.rootNamespace && !hasWorkloadSelector(spec);
+  return peerAuthenticationScope(namespace, spec, ctx.config.rootNamespace) === 'mesh';
 }
 
 /** Mode of the policy as a string when it is exactly one of Istio's, else undefined. */
@@ -155,7 +152,7 @@ export function checkPeerAuthentication(input: EngineInput, ctx: EngineContext):
       fix: 'keep the mesh-wide policy without a selector; put workload policies in their own namespaces',
     });
   }
-  if (input.namespace === ctx.config.rootNamespace && hasWorkloadSelector(spec)) {
+  if (peerAuthenticationScope(input.namespace, spec, ctx.config.rootNamespace) === 'ignored') {
     out.push({
       rule: 'pa-root-selector',
       severity: 'warning',

@@ -2,7 +2,7 @@
 import { parse as parseYaml } from 'yaml';
 import { addLabelOps } from './patch.js';
 import { field, isObj, join, show, stringMap, type Obj } from './object.js';
-import { LABEL_DATAPLANE, LABEL_POD_INJECT } from './scope.js';
+import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_STATUS, bypassesInboundCapture, LABEL_DATAPLANE, LABEL_POD_INJECT, PROXY_CONTAINER, runsIstioProxy } from './istio/index.js';
 import type { EngineContext, EngineInput, PatchOp, Violation } from './types.js';
 
 /** Where each kind keeps its pod template (POLICY.md "Pod templates"). Key: `group/Kind`. */
@@ -29,7 +29,7 @@ const A = {
   excludeOutboundPorts: 'traffic.sidecar.istio.io/excludeOutboundPorts',
   excludeOutboundIPRanges: 'traffic.sidecar.istio.io/excludeOutboundIPRanges',
   includeOutboundIPRanges: 'traffic.sidecar.istio.io/includeOutboundIPRanges',
-  status: 'sidecar.istio.io/status',
+  status: ANNOTATION_STATUS,
 } as const;
 
 export interface Template {
@@ -103,7 +103,9 @@ function checkInjection(t: Template, labels: ReadonlyMap<string, unknown>, annot
       rule: 'pod-injection-disabled',
       severity: 'error',
       path: join(`${t.base}/metadata/${where === 'label' ? 'labels' : 'annotations'}`, LABEL_POD_INJECT),
-      message: `${where} ${LABEL_POD_INJECT}=${show(v)} ${v === 'false' ? 'disables' : 'may disable (depending on the Istio release)'} sidecar injection`,
+      // Istio reads any value but true and false as "use the namespace's default" (inject.go
+      // injectRequired); meshlock still refuses it, so that the intent is written down.
+      message: v === 'false' ? `${where} ${LABEL_POD_INJECT}="false" disables sidecar injection` : `${where} ${LABEL_POD_INJECT}=${show(v)} is not "true" or "false": Istio ignores it and uses the namespace's default`,
       fix: `set ${LABEL_POD_INJECT} to "true" or remove the ${where}`,
     });
   }
@@ -126,6 +128,7 @@ function checkCapture(t: Template, labels: ReadonlyMap<string, unknown>, ann: Re
     if (!pc.ok) bypass(A.proxyConfig, 'cannot be read, so it may turn traffic interception off');
     else if (pc.mode !== undefined && (typeof pc.mode !== 'string' || pc.mode.trim().toUpperCase() === 'NONE')) bypass(A.proxyConfig, 'sets interceptionMode NONE, turning traffic interception off');
   }
+  if (ann.has(ANNOTATION_BYPASS_INBOUND) && bypassesInboundCapture(ann)) bypass(ANNOTATION_BYPASS_INBOUND, 'lets inbound traffic skip ztunnel');
   if (labels.has(LABEL_DATAPLANE) && labels.get(LABEL_DATAPLANE) === 'none') {
     out.push({ rule: 'pod-capture-bypass', severity: 'error', path: join(`${t.base}/metadata/labels`, LABEL_DATAPLANE), message: `label ${LABEL_DATAPLANE}=none opts the pod out of ambient mode`, fix: `remove the ${LABEL_DATAPLANE} label` });
   }
@@ -139,15 +142,13 @@ function normaliseCap(c: unknown): string {
   return typeof c === 'string' ? c.trim().toUpperCase().replace(/^CAP_/, '') : '?';
 }
 
-function checkContainers(t: Template, out: Violation[]): { hasProxy: boolean } {
+function checkContainers(t: Template, out: Violation[]): void {
   const containers = allContainers(t, out);
   const podSc = field(t.spec, 'securityContext');
   const podUid = field(podSc, 'runAsUser');
   const podGid = field(podSc, 'runAsGroup');
-  let hasProxy = false;
   for (const { c, path } of containers) {
     const name = field(c, 'name');
-    if (name === 'istio-proxy') hasProxy = true;
     if (typeof name === 'string' && PROXY_CONTAINERS.has(name)) continue;
     const label = typeof name === 'string' ? name : show(name);
     const sc = field(c, 'securityContext');
@@ -187,7 +188,6 @@ function checkContainers(t: Template, out: Violation[]): { hasProxy: boolean } {
       });
     }
   }
-  return { hasProxy };
 }
 
 export function checkPodLike(t: Template): Violation[] {
@@ -215,14 +215,15 @@ export function checkPodLike(t: Template): Violation[] {
     out.push({ rule: 'pod-host-network', severity: 'error', path: `${t.base}/spec/hostNetwork`, message: 'hostNetwork pods are never injected and bypass mTLS', fix: 'remove spec.hostNetwork' });
   }
   checkCapture(t, labels, ann, out);
-  const { hasProxy } = checkContainers(t, out);
+  checkContainers(t, out);
+  const hasProxy = runsIstioProxy(t.spec);
   // The injector skips pods that claim to be injected already, so a forged status keeps a pod out.
   if (ann.has(A.status) && (t.isTemplate || !hasProxy)) {
     out.push({
       rule: 'pod-forged-status',
       severity: 'error',
       path: join(`${t.base}/metadata/annotations`, A.status),
-      message: t.isTemplate ? `annotation ${A.status} on a template makes the injector skip its pods` : `annotation ${A.status} claims injection but the pod has no istio-proxy container`,
+      message: t.isTemplate ? `annotation ${A.status} on a template makes the injector skip its pods` : `annotation ${A.status} claims injection but the pod has no ${PROXY_CONTAINER} container`,
       fix: `remove the ${A.status} annotation`,
     });
   }
