@@ -18,6 +18,11 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '../../*'], message: 'policy/istio imports nothing of ours' }] }] },
   },
   {
+    // docs/POLICY-LINKERD.md: policy/linkerd, the one model of Linkerd, imports nothing of ours either.
+    files: ['src/policy/linkerd/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '../../*'], message: 'policy/linkerd imports nothing of ours' }] }] },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', performance: 'readonly', fetch: 'readonly' } },
   },
