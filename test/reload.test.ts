@@ -5,7 +5,8 @@ import { Agent, request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { eventually, makePki, reviewOf, startTestServer, tempDir } from './lib/server.js';
+import { readSettled } from '../src/config/watch.js';
+import { eventually, makePki, reviewOf, spawnCli, startTestServer, tempDir } from './lib/server.js';
 
 const permissivePa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
 
@@ -127,4 +128,59 @@ t.test('a half-written certificate is not served; the previous one stays until t
   await eventually(() => s.logs.lines.some((l) => l['msg'] === 'serving certificate not reloaded, keeping the previous one'));
   t.equal(await peerFingerprint(s.server.port, pki.ca.certPem), before);
   t.match(await s.metrics(), /meshlock_cert_reloads_total\{result="failure"\} [1-9]/);
+});
+
+t.test('an empty, comment-only or truncated config is refused at start and on reload; the old config stays', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'config.yaml');
+  for (const text of ['', '   \n', '# all defaults?\n']) {
+    writeFileSync(file, text);
+    const started = await startTestServer(t, { configFile: file }).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    t.match(started, /holds no YAML document/, `${JSON.stringify(text)} is refused at start`);
+  }
+  const cli = spawnCli(['serve', '--port', '0', '--metrics-port', '0', '--config', file, '--dev', '--certs-dir', path.join(dir, 'certs')]);
+  t.equal((await cli.exited).code, 2, 'meshlock serve exits 2 on an empty config');
+  t.match(cli.stderr, /holds no YAML document/);
+
+  writeFileSync(file, 'mode: enforce\nnamespaces:\n  shop: warn\n');
+  const s = await startTestServer(t, { configFile: file });
+  const allowed = async () => (await s.post('/validate', reviewOf(permissivePa))).json<{ response: { allowed: boolean } }>().response.allowed;
+  t.equal(await allowed(), true, 'shop is in warn');
+  let refusals = 0;
+  for (const text of ['', '# emptied\n', 'mode: enforce\nnamespaces:\n  shop: wa', '{"mode": "enforce", "namespaces": {"shop": ']) {
+    writeFileSync(file, text);
+    refusals++;
+    await eventually(async () => (await s.metrics()).includes(`meshlock_config_reloads_total{result="failure"} ${refusals}`));
+    t.equal(await allowed(), true, `${JSON.stringify(text.slice(0, 30))}: refused, shop stays in warn`);
+  }
+  t.notMatch(await s.metrics(), /meshlock_config_reloads_total\{result="success"\}\s+[1-9]/, 'nothing was applied');
+});
+
+t.test('a changing file is read until two reads agree, and only then applied', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, 'mode: enforce\n');
+  const pieces = ['mode: warn\n', 'namespaces:\n', '  shop: enf', 'orce\n'];
+  let written = '';
+  const writer = setInterval(() => {
+    const next = pieces.shift();
+    if (next === undefined) return clearInterval(writer);
+    written += next;
+    writeFileSync(file, written);
+  }, 60);
+  t.teardown(() => clearInterval(writer));
+  writeFileSync(file, (written = pieces.shift()!));
+  const { text, reads } = await readSettled(file, { settleMs: 150 });
+  t.equal(text, 'mode: warn\nnamespaces:\n  shop: enforce\n', 'the whole file, not a piece of it');
+  t.ok(reads >= 2, `read ${reads} times`);
+  const changing = setInterval(() => writeFileSync(file, `mode: warn\n# ${Math.random()}\n`), 20);
+  const gaveUp = await readSettled(file, { settleMs: 50, maxReads: 5 }).then(
+    () => 'settled',
+    (err: Error) => err.message,
+  );
+  clearInterval(changing);
+  t.match(gaveUp, /kept changing/, 'a file that never settles is not applied');
 });

@@ -85,7 +85,8 @@ t.test('every golden case gets the engine decision through the HTTPS server, and
     const key = c.configText;
     if (servers.has(key)) continue;
     const file = path.join(dir, `config-${servers.size}.yaml`);
-    writeFileSync(file, c.configText);
+    // A case without a config means every default: `{}` in a file (an empty file is refused).
+    writeFileSync(file, c.configText.trim() === '' ? '{}\n' : c.configText);
     servers.set(key, await startTestServer(t, { configFile: file, metricsPort: null, clock: () => clockNow }, pki));
   }
   for (const c of cases) {
@@ -114,7 +115,7 @@ t.test('every golden case gets the engine decision through the HTTPS server, and
   for (const c of clockFree) {
     if (configFiles.has(c.configText)) continue;
     const file = path.join(dir, `cli-config-${configFiles.size}.yaml`);
-    writeFileSync(file, c.configText);
+    writeFileSync(file, c.configText.trim() === '' ? '{}\n' : c.configText);
     configFiles.set(c.configText, file);
   }
   let next = 0;

@@ -81,14 +81,34 @@ export function parseConfigText(text: string, source = '<config>'): ConfigFile {
   return parseConfigObject(doc, source);
 }
 
-export function loadConfigFile(file: string): ResolvedConfig {
-  let text: string;
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '/', message: `cannot read: ${(err as Error).message}` }]);
   }
-  return resolveConfig(parseConfigText(text, file));
+}
+
+/**
+ * A config file's text to config. A file with no document at all (empty, blanks or comments only) is
+ * refused: it is what a half-written or truncated file looks like, and read as "every default" it
+ * would drop every exemption and per-namespace mode. `{}` says "every default" on purpose.
+ */
+export function configFromFileText(text: string, file: string): ResolvedConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '/', message: `not valid YAML or JSON: ${(err as Error).message}` }]);
+  }
+  if (doc === null || doc === undefined) {
+    throw new ConfigError(file, [{ path: '/', message: 'the file holds no YAML document (empty, or comments only); write {} for every default' }]);
+  }
+  return resolveConfig(parseConfigObject(doc, file));
+}
+
+export function loadConfigFile(file: string): ResolvedConfig {
+  return configFromFileText(readConfigText(file), file);
 }
 
 /** The config used when no file is given: every default. */
