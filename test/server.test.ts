@@ -4,7 +4,7 @@ import t from 'tap';
 import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect } from 'node:net';
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { BatchedDestination, KEEP_ALIVE_TIMEOUT_MS, Metrics } from '../src/server/index.js';
 import type { DecisionRecord } from '../src/admission/index.js';
 import { writeFileSync } from 'node:fs';
@@ -284,24 +284,34 @@ t.test('meshlock serve refuses to start without a certificate, naming the flags'
   t.match(bad.stderr, /cannot read the serving certificate/);
 });
 
-t.test('SIGTERM: the process stops accepting, finishes requests in flight, then exits 0', async (t) => {
+t.test('SIGTERM: /readyz fails at once, serving goes on for the delay, in-flight requests are answered with Connection: close, idle keep-alive connections do not hold the exit', async (t) => {
   const pki = makePki(t);
-  const p = spawnCli(['serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--tls-cert', pki.certFile, '--tls-key', pki.keyFile]);
+  // Long enough for the two requests below to be made within it on a busy machine.
+  const delayS = 3;
+  const p = spawnCli([
+    'serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--tls-cert', pki.certFile, '--tls-key', pki.keyFile,
+    '--log-decisions', 'all', '--shutdown-delay', String(delayS), '--drain-timeout', '10',
+  ]);
   t.teardown(() => p.child.kill('SIGKILL'));
   const listening = await p.waitForLog('meshlock listening');
   const port = Number(listening['port']);
+  const url = `https://127.0.0.1:${port}`;
+  // 20 pooled keep-alive connections, idle when the signal comes (the server keeps them 120 s).
+  const pool = new Agent({ keepAlive: true, ca: pki.ca.certPem, maxSockets: 20 });
+  t.teardown(() => pool.destroy());
+  await Promise.all(Array.from({ length: 20 }, () => send({ url: `${url}/healthz`, method: 'GET', agent: pool })));
   const body = JSON.stringify(reviewOf(permissivePa, { uid: 'in-flight' }));
   // Three requests whose bodies are only half sent when SIGTERM arrives.
   const inFlight = Array.from({ length: 3 }, (_, i) => {
     let finish!: () => void;
     const sent = new Promise<void>((resolve) => (finish = resolve));
-    const done = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const done = new Promise<{ status: number; text: string; connection: string | undefined }>((resolve, reject) => {
       const req = httpsRequest(
         { host: '127.0.0.1', port, path: i === 1 ? '/mutate' : '/validate', method: 'POST', ca: pki.ca.certPem, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } },
         (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text, connection: res.headers.connection }));
         },
       );
       req.on('error', reject);
@@ -313,20 +323,34 @@ t.test('SIGTERM: the process stops accepting, finishes requests in flight, then 
   });
   // Wait until the server has all three connections (its requests are in flight), then signal.
   await new Promise((r) => setTimeout(r, 300));
+  const signalled = performance.now();
   p.child.kill('SIGTERM');
   await p.waitForLog('shutting down: draining requests in flight');
+  const ready = await send({ url: `${url}/readyz`, method: 'GET', ca: pki.ca.certPem });
+  t.equal(ready.status, 503, '/readyz fails at once');
+  t.same(ready.json(), { status: 'draining' });
+  const during = await send({ url: `${url}/validate`, method: 'POST', body: reviewOf(permissivePa, { uid: 'during-delay' }), agent: pool });
+  t.equal(during.status, 200, 'a request on a pooled connection during the delay is answered');
+  t.equal(during.headers['connection'], 'close', '...and its connection closed, so the client reconnects elsewhere');
+  await new Promise((r) => setTimeout(r, delayS * 1000 + 200));
   for (const f of inFlight) f.finish();
   const results = await Promise.all(inFlight.map((f) => f.done));
   for (const r of results) {
     t.equal(r.status, 200, 'a request in flight is answered');
     t.match(JSON.parse(r.text), { response: { uid: 'in-flight' } });
+    t.equal(r.connection, 'close', 'with Connection: close');
   }
   const exit = await p.exited;
+  const tookS = (performance.now() - signalled) / 1000;
   t.equal(exit.code, 0, 'exit code 0 after draining');
+  // The bound is the drain deadline, not a performance figure: without closing idle connections the
+  // exit waited for their 120 s keep-alive.
+  t.ok(tookS < delayS + 10, `exited ${tookS.toFixed(1)} s after SIGTERM, idle keep-alive connections notwithstanding`);
   if (!p.child.stdout!.closed) await new Promise((r) => p.child.stdout!.once('close', r));
   const logged = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.equal(logged.filter((l) => l['msg'] === 'admission decision' && l['uid'] === 'in-flight').length, 3, 'the batched decision lines are all written at exit');
+  t.notOk(logged.some((l) => l['msg'] === 'drain deadline reached, closing the remaining connections'), 'no connection had to be cut');
   t.equal(logged.at(-1)?.['msg'], 'shut down', 'down to the last line');
-  const refused = await send({ url: `https://127.0.0.1:${port}/healthz`, method: 'GET', ca: pki.ca.certPem }).catch((e: Error) => e);
+  const refused = await send({ url: `${url}/healthz`, method: 'GET', ca: pki.ca.certPem }).catch((e: Error) => e);
   t.ok(refused instanceof Error, 'nothing listens any more');
 });

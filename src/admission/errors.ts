@@ -19,6 +19,7 @@ export const ERRORS = Object.freeze({
   BODY_TOO_LARGE: spec('MESHLOCK_ERR_BODY_TOO_LARGE', 413, 'the request body exceeds %s bytes'),
   NOT_FOUND: spec('MESHLOCK_ERR_NOT_FOUND', 404, 'no route %s: meshlock serves POST /validate, POST /mutate, GET /healthz, GET /readyz'),
   TIMEOUT: spec('MESHLOCK_ERR_TIMEOUT', 408, 'the request was not received in time'),
+  BUSY: spec('MESHLOCK_ERR_BUSY', 503, 'meshlock is reading as many request bodies as its memory allows: retry shortly'),
   INTERNAL: spec('MESHLOCK_ERR_INTERNAL', 500, 'internal error: %s'),
 });
 
@@ -52,6 +53,8 @@ function httpReason(status: number): string {
       return 'Request Timeout';
     case 413:
       return 'Payload Too Large';
+    case 503:
+      return 'Service Unavailable';
     default:
       return 'Internal Server Error';
   }

@@ -26,13 +26,23 @@ function poisoned(root: unknown): boolean {
   return false;
 }
 
+/**
+ * Where the JSON breaks, without quoting it: V8's messages quote the text around the error
+ * ("Unexpected token 'x', "...body..." is not valid JSON"), and a body may hold secrets.
+ */
+function whereInvalid(err: Error): string {
+  if (/end of JSON input|Unterminated/i.test(err.message)) return 'it ends before the JSON does';
+  const at = /at position (\d+)/.exec(err.message);
+  return at ? `syntax error at character ${at[1]}` : 'syntax error';
+}
+
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw new MeshlockHttpError('EMPTY_BODY');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new MeshlockHttpError('INVALID_JSON', (err as Error).message);
+    throw new MeshlockHttpError('INVALID_JSON', whereInvalid(err as Error));
   }
   if ((PROTO_KEY.test(text) || CONSTRUCTOR_KEY.test(text)) && poisoned(value)) {
     throw new MeshlockHttpError('INVALID_JSON', 'it contains a "__proto__" or "constructor.prototype" key');

@@ -3,7 +3,17 @@ import { dirname, relative } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError } from '../config/index.js';
-import { CertificateError, exitOnSignals, startServer, stdoutDestination } from '../server/index.js';
+import {
+  CertificateError,
+  DEFAULT_LIMITS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_DELAY_MS,
+  LOG_DECISIONS,
+  exitOnSignals,
+  startServer,
+  stdoutDestination,
+  type LogDecisions,
+} from '../server/index.js';
 
 interface ServeFlags {
   port: number;
@@ -20,6 +30,11 @@ interface ServeFlags {
   selfManageCerts?: boolean;
   certSecret: string;
   service: string;
+  logDecisions: LogDecisions;
+  shutdownDelay: number;
+  drainTimeout: number;
+  maxConnections: number;
+  maxBodyMemory: number;
 }
 
 const RENEW_CHECK_MS = 12 * 60 * 60 * 1000;
@@ -50,6 +65,18 @@ async function selfManage(flags: ServeFlags, certFile: string, keyFile: string):
 function portNumber(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n > 3600) throw new InvalidArgumentError('must be a number of seconds, 0..3600');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError('must be a whole number, 1..1000000');
   return n;
 }
 
@@ -124,6 +151,10 @@ async function serve(flags: ServeFlags): Promise<void> {
       metricsHost: flags.metricsHost ?? host,
       metricsNamespaceLabel: flags.metricsNamespaceLabel === true,
       logger,
+      logDecisions: flags.logDecisions,
+      shutdownDelayMs: flags.shutdownDelay * 1000,
+      drainTimeoutMs: flags.drainTimeout * 1000,
+      limits: { maxConnections: flags.maxConnections, maxBodyBytes: flags.maxBodyMemory * 1024 * 1024 },
     });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof CertificateError) {
@@ -162,6 +193,23 @@ export function registerServe(program: Command): void {
     .option('--self-manage-certs', 'in a cluster: keep the serving certificate in a Secret, issue or renew it, and inject the CA into the webhook configurations')
     .option('--cert-secret <name>', 'Secret holding the certificate with --self-manage-certs', 'meshlock-tls')
     .option('--service <name>', "meshlock's Service name, for the certificate's DNS names", 'meshlock')
+    .addOption(
+      new Option('--log-decisions <which>', 'decision log lines: findings (denials, warnings, dry-run findings, mutations, errors), all (adds clean allows), none; metrics count every request')
+        .choices([...LOG_DECISIONS])
+        .default('findings'),
+    )
+    .addOption(
+      new Option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with /readyz failing, so the Service stops routing here first')
+        .default(DEFAULT_SHUTDOWN_DELAY_MS / 1000)
+        .argParser(seconds),
+    )
+    .addOption(new Option('--drain-timeout <seconds>', 'then, how long requests in flight get to finish before their connections are cut').default(DEFAULT_DRAIN_TIMEOUT_MS / 1000).argParser(seconds))
+    .addOption(new Option('--max-connections <n>', 'connections open at once; more are closed on arrival').default(DEFAULT_LIMITS.maxConnections).argParser(positiveInt))
+    .addOption(
+      new Option('--max-body-memory <MiB>', 'MiB of request bodies read at once across connections; past it requests get 503 with Retry-After')
+        .default(DEFAULT_LIMITS.maxBodyBytes / (1024 * 1024))
+        .argParser(positiveInt),
+    )
     .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(serve);
 }

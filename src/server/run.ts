@@ -6,7 +6,7 @@ import { pino, type Logger } from 'pino';
 import type { ConfigError} from '../config/index.js';
 import { defaultConfig, loadConfigFile, type ResolvedConfig } from '../config/index.js';
 import { watchConfig, type Watcher } from '../config/watch.js';
-import { buildApp, type App, type ServerState } from './app.js';
+import { buildApp, type App, type LogDecisions, type ServerLimits, type ServerState } from './app.js';
 import { TLS_OPTIONS, readServingPair, watchServingPair } from './certs.js';
 import { Metrics, startMetricsServer } from './metrics.js';
 
@@ -24,9 +24,25 @@ export interface ServeOptions {
   /** Polling interval for config and certificate files (fallback to fs events). Default 10 s. */
   readonly watchIntervalMs?: number;
   readonly bodyLimit?: number;
+  /** Caps and timeouts; each defaults to DEFAULT_LIMITS' value. */
+  readonly limits?: Partial<ServerLimits>;
+  /** Which decisions get a log line. Default `findings`. */
+  readonly logDecisions?: LogDecisions;
+  /**
+   * On shutdown(): how long to keep serving after /readyz starts failing, while the endpoints
+   * controller and every kube-proxy take the pod out of the Service. Default 5 s.
+   */
+  readonly shutdownDelayMs?: number;
+  /** How long requests in flight get to finish once the listener is closed; then their connections are cut. Default 15 s. */
+  readonly drainTimeoutMs?: number;
   /** The clock exemptions are judged against (tests). */
   readonly clock?: () => Date;
 }
+
+export const DEFAULT_SHUTDOWN_DELAY_MS = 5_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 15_000;
+/** While draining, connections that became idle are closed this often. */
+const IDLE_REAP_MS = 250;
 
 export interface RunningServer {
   readonly app: App;
@@ -36,6 +52,11 @@ export interface RunningServer {
   readonly state: ServerState;
   /** Stops accepting, finishes requests in flight, stops watching. Idempotent. */
   close(): Promise<void>;
+  /**
+   * The pod's way out: /readyz fails at once and every answer closes its connection; the server
+   * keeps serving for the shutdown delay, then close(). Idempotent.
+   */
+  shutdown(): Promise<void>;
 }
 
 function logConfigError(logger: Logger, err: ConfigError, what: string): void {
@@ -50,7 +71,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const tls = readServingPair(opts.certFile, opts.keyFile);
   const metrics = new Metrics({ namespaceLabel: opts.metricsNamespaceLabel === true });
   const state: ServerState = { config, ready: false, draining: false };
-  const app = buildApp({ tls, logger, metrics, state, ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const shutdownDelayMs = opts.shutdownDelayMs ?? DEFAULT_SHUTDOWN_DELAY_MS;
+  const drainTimeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const app = buildApp({
+    tls,
+    logger,
+    metrics,
+    state,
+    ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.logDecisions ? { logDecisions: opts.logDecisions } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
+  app.server.on('drop', () => metrics.connectionDropped());
 
   const watchOpts = opts.watchIntervalMs !== undefined ? { intervalMs: opts.watchIntervalMs } : {};
   const watchers: Watcher[] = [];
@@ -112,8 +145,22 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     closing ??= (async () => {
       state.draining = true;
       for (const w of watchers) w.close();
-      // fastify.close stops accepting, closes idle keep-alive connections and waits for requests in flight.
-      await app.close();
+      const server = app.server;
+      // fastify.close stops accepting, closes idle keep-alive connections and waits for requests in
+      // flight; their answers carry Connection: close (state.draining). A connection that turns idle
+      // afterwards without one (a probe, a 404) is closed by the reaper; whatever is still open at
+      // the drain deadline (a client stalled mid-request) is cut.
+      const reaper = setInterval(() => server.closeIdleConnections(), IDLE_REAP_MS);
+      const deadline = setTimeout(() => {
+        logger.warn({ afterMs: drainTimeoutMs }, 'drain deadline reached, closing the remaining connections');
+        server.closeAllConnections();
+      }, drainTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(reaper);
+        clearTimeout(deadline);
+      }
       if (metricsServer) {
         const s = metricsServer;
         await new Promise<void>((r) => s.close(() => r()));
@@ -122,7 +169,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     })();
     return closing;
   };
-  return { app, port, metricsPort, metrics, state, close };
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    shuttingDown ??= (async () => {
+      state.draining = true;
+      if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
+      await close();
+    })();
+    return shuttingDown;
+  };
+  return { app, port, metricsPort, metrics, state, close, shutdown };
 }
 
 /** SIGTERM (kubelet) and SIGINT (Ctrl-C): drain, then exit 0. A second signal exits at once. */
@@ -135,7 +191,7 @@ export function exitOnSignals(server: RunningServer, logger: Logger): void {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down: draining requests in flight');
-    server.close().then(
+    server.shutdown().then(
       () => {
         logger.info('shut down');
         process.exit(0);
