@@ -201,15 +201,20 @@ t.test('latency is measured from arrival: the histogram and durationMs cover a b
       },
     );
     req.on('error', reject);
-    req.flushHeaders();
-    req.write(body.slice(0, 40));
-    setTimeout(() => req.end(body.slice(40)), 200);
+    // Headers and the start of the body once TLS is up, the rest 300 ms later.
+    req.on('socket', (sock) =>
+      sock.once('secureConnect', () => {
+        req.write(body.slice(0, 40));
+        setTimeout(() => req.end(body.slice(40)), 300);
+      }),
+    );
   });
   t.equal(status, 200);
   const line = s.logs.lines.find((l) => l['uid'] === 'slow-half');
-  t.ok(Number(line?.['durationMs']) >= 190, `durationMs counts the time the body took (${String(line?.['durationMs'])})`);
+  // At least most of the 300 ms: the headers may reach the server a little after they are written.
+  t.ok(Number(line?.['durationMs']) >= 150, `durationMs counts the time the body took (${String(line?.['durationMs'])})`);
   const sum = Number(/meshlock_admission_request_duration_seconds_sum\{webhook="validate",decision="denied"\} ([0-9.e-]+)/.exec(await s.metrics())?.[1]);
-  t.ok(sum >= 0.19, `the histogram's sum too (${sum})`);
+  t.ok(sum >= 0.15, `the histogram's sum too (${sum})`);
   await s.post('/validate', reviewOf(permissivePa, { uid: 'fast' }));
   const fast = s.logs.lines.find((l) => l['uid'] === 'fast');
   t.ok(Number(fast?.['durationMs']) > 0, `a quick request reads more than 0 (${String(fast?.['durationMs'])})`);
