@@ -21,7 +21,7 @@ export function collectFromFiles(paths: readonly string[], defaultNamespace: str
   return { inventory: addToInventory(emptyInventory(), set.objects.map((o) => o.object), defaultNamespace), errors: set.errors, missing: [], locations };
 }
 
-const NAMESPACED: ResourceType[] = [
+export const NAMESPACED: ResourceType[] = [
   { apiVersion: 'v1', resource: 'pods', kind: 'Pod', namespaced: true },
   { apiVersion: 'apps/v1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true },
   { apiVersion: 'apps/v1', resource: 'deployments', kind: 'Deployment', namespaced: true },
@@ -33,12 +33,12 @@ const NAMESPACED: ResourceType[] = [
   { apiVersion: 'security.istio.io/v1', resource: 'peerauthentications', kind: 'PeerAuthentication', namespaced: true, fallbacks: ['security.istio.io/v1beta1'] },
   { apiVersion: 'networking.istio.io/v1', resource: 'destinationrules', kind: 'DestinationRule', namespaced: true, fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] },
 ];
-const NAMESPACES: ResourceType = { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false };
-const WEBHOOKS: ResourceType[] = [
+export const NAMESPACES: ResourceType = { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false };
+export const WEBHOOKS: ResourceType[] = [
   { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false },
   { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false },
 ];
-const SECRETS: ResourceType = { apiVersion: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true };
+export const SECRETS: ResourceType = { apiVersion: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true };
 
 export interface ClusterOptions {
   /** Only these namespaces (kubectl's -n); the root namespace is always read for mesh policies and istiod. */

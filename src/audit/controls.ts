@@ -57,6 +57,8 @@ export const AUDIT_CHECK_IDS = [
   'install-namespace-uncovered',
   'install-ca-bundle',
   'install-revision-unserved',
+  'dataplane-revision-unserved',
+  'dataplane-version-skew',
 ] as const;
 export type AuditCheckId = (typeof AUDIT_CHECK_IDS)[number];
 
@@ -89,6 +91,8 @@ export const RULE_CONTROLS: Readonly<Record<RuleId | AuditCheckId, readonly Cont
   'install-namespace-uncovered': ALL,
   'install-ca-bundle': MESH_ONLY,
   'install-revision-unserved': TRANSMISSION,
+  'dataplane-revision-unserved': TRANSMISSION,
+  'dataplane-version-skew': MESH_ONLY,
 };
 
 /** Control ids for a rule or audit check; unknown ids map to the mesh architecture control. */

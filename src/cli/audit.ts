@@ -1,15 +1,16 @@
 // `meshlock audit`: the mesh's mTLS posture from a live cluster or a dump, in every report format.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
-import { buildReport } from '../audit/build.js';
 import { collectFromCluster, collectFromFiles, type Collected } from '../audit/collect.js';
-import { checkInstallation, type InstallExpectations } from '../audit/install.js';
+import { evaluateInventory } from '../audit/evaluate.js';
+import type { InstallExpectations } from '../audit/install.js';
 import type { KObj } from '../audit/inventory.js';
 import type { AuditReport } from '../audit/model.js';
 import { AUDIT_FORMATS, renderAudit, type AuditFormat } from '../audit/render/audit.js';
 import { buildPolicyReports, type ReportApi } from '../audit/render/policyreport.js';
+import { watchAudit } from '../audit/run-watch.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { applyReport } from '../kube/reports.js';
 import { loadConfigOrExit } from './check.js';
@@ -28,6 +29,25 @@ export interface AuditFlags {
   deploy?: string;
   failOn?: 'error' | 'warning' | 'never';
   color?: boolean;
+  watch?: boolean;
+  interval: number;
+  metricsPort: number;
+  metricsHost?: string;
+}
+
+/** `90`, `90s`, `5m`, `1h` -> milliseconds (at least one second). */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+  const ms = m ? Number(m[1]) * unit[(m[2] ?? 's') as keyof typeof unit] : NaN;
+  if (!Number.isFinite(ms) || ms < 1000) throw new InvalidArgumentError('must be a duration of at least 1s, like 30s, 5m or 1h');
+  return ms;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535');
+  return n;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -80,9 +100,13 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
   const namespaces = flags.allNamespaces ? [] : (flags.namespace ?? []);
   let collected: Collected;
   let source: AuditReport['source'];
-  let installation: AuditReport['installation'];
-  let extra: AuditReport['findings'] = [];
+  let expected: InstallExpectations = {};
+  let notes: string[] = [];
   let kc;
+  if (flags.watch && flags.file.length > 0) {
+    process.stderr.write('meshlock audit: --watch reads a live cluster; it cannot be combined with -f\n');
+    return 2;
+  }
   if (flags.file.length > 0) {
     collected = collectFromFiles(flags.file, namespaces[0] ?? 'default');
     source = { type: 'file', name: flags.file.join(', '), ...(namespaces.length ? { namespaces } : {}) };
@@ -95,6 +119,27 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
       process.stderr.write(`meshlock audit: ${(err as Error).message}\n`);
       return 2;
     }
+    if (flags.watch) {
+      let expectations: InstallExpectations | undefined;
+      try {
+        expectations = flags.deploy ? loadExpectations(flags.deploy) : undefined;
+      } catch (err) {
+        process.stderr.write(`meshlock audit: --deploy: ${(err as Error).message}\n`);
+        return 2;
+      }
+      return watchAudit({
+        kc,
+        config,
+        ...(flags.config ? { configFile: flags.config } : {}),
+        ...(namespaces.length ? { namespaces } : {}),
+        intervalMs: flags.interval,
+        metricsPort: flags.metricsPort,
+        ...(flags.metricsHost ? { metricsHost: flags.metricsHost } : {}),
+        ...(flags.applyReports ? { reportApi: flags.reportApi } : {}),
+        ...(expectations ? { expectations } : {}),
+        ...(flags.out ? { out: { file: flags.out, format: flags.format } } : {}),
+      });
+    }
     const bar = progressBar();
     try {
       collected = await collectFromCluster(kc, config, { namespaces, progress: bar.update });
@@ -105,7 +150,6 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
     }
     bar.done();
     source = { type: 'cluster', name: `${kc.getCurrentContext()} (${kc.getCurrentCluster()?.server ?? '?'})`, ...(namespaces.length ? { namespaces } : {}) };
-    let expected: InstallExpectations = {};
     if (flags.deploy) {
       try {
         expected = loadExpectations(flags.deploy);
@@ -114,16 +158,14 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
         return 2;
       }
     }
-    const inst = checkInstallation(collected.inventory, config, now, expected);
-    extra = inst.findings;
-    const notes = [...inst.notes, ...collected.errors.map((e) => `${e.file}: ${e.message}`), ...collected.missing.map((m) => `${m}: not served by this cluster (Istio CRDs not installed?)`)];
-    installation = { checked: true, notes };
+    notes = [...collected.errors.map((e) => `${e.file}: ${e.message}`), ...collected.missing.map((m) => `${m}: not served by this cluster (Istio CRDs not installed?)`)];
   }
-  const report = buildReport(collected.inventory, { config, now }, {
+  const report = evaluateInventory(collected.inventory, config, now, {
     source,
     ...(namespaces.length ? { namespaces } : {}),
-    extraFindings: extra,
-    ...(installation ? { installation } : {}),
+    live: kc !== undefined,
+    expectations: expected,
+    notes,
     ...(collected.locations ? { locations: collected.locations } : {}),
   });
   const toFile = flags.out !== undefined;
@@ -166,7 +208,11 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--apply-reports', 'write the PolicyReports to the cluster (create or replace)')
     .option('--deploy <path>', "compare meshlock's webhook configurations with deploy/ (a kustomize folder or rendered YAML)")
     .addOption(new Option('--fail-on <level>', 'exit 1 when findings of this severity exist').choices(['error', 'warning', 'never']).default('never'))
-    .option('--no-color', 'never colour the text output');
+    .option('--no-color', 'never colour the text output')
+    .option('--watch', 'keep auditing: watch the cluster, re-evaluate on every change and every --interval, serve metrics; runs until SIGTERM')
+    .addOption(new Option('--interval <duration>', 'with --watch: audit at least this often, also catching expiring exemptions (30s, 5m, 1h)').default(300_000, '5m').argParser(parseDuration))
+    .addOption(new Option('--metrics-port <port>', 'with --watch: plain-HTTP port for /metrics, /healthz and /readyz').default(9091).argParser(portNumber))
+    .option('--metrics-host <address>', 'with --watch: address for the metrics port (default 0.0.0.0)');
 }
 
 export function registerAudit(program: Command): void {

@@ -29,9 +29,19 @@ export class KubeApiError extends Error {
 export interface ListOptions {
   readonly namespace?: string;
   readonly fieldSelector?: string;
+  readonly labelSelector?: string;
   readonly limit?: number;
   /** Called after each page with the number of objects received so far. */
   readonly onPage?: (received: number) => void;
+  /** Applied to each object as its page arrives, so a page's full objects never pile up. */
+  readonly transform?: (obj: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/** A complete listing: the objects, the version the apiserver served, and the list's resourceVersion to watch from. */
+export interface Listing {
+  readonly items: Record<string, unknown>[];
+  readonly apiVersion: string;
+  readonly resourceVersion: string;
 }
 
 export async function requestJson(kc: KubeConfig, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -72,25 +82,28 @@ export function collectionPath(apiVersion: string, resource: string, namespace?:
   return namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${resource}` : `${base}/${resource}`;
 }
 
-function messageOf(json: unknown): string {
+export function messageOf(json: unknown): string {
   const m = (json as { message?: unknown } | undefined)?.message;
   return typeof m === 'string' ? m : '';
 }
 
 /**
- * Every object of a resource type, page by page. Returns `undefined` when the type is not served at
- * all (an Istio CRD missing from the cluster): the caller reports that instead of failing.
+ * Every object of a resource type, page by page, with the list's resourceVersion (a watch resumes
+ * from it). Returns `undefined` when the type is not served at all (an Istio CRD missing from the
+ * cluster): the caller reports that instead of failing.
  */
-export async function listAll(kc: KubeConfig, type: ResourceType, opts: ListOptions = {}): Promise<unknown[] | undefined> {
+export async function listWithVersion(kc: KubeConfig, type: ResourceType, opts: ListOptions = {}): Promise<Listing | undefined> {
   const versions = [type.apiVersion, ...(type.fallbacks ?? [])];
   for (const apiVersion of versions) {
-    const items: unknown[] = [];
+    const items: Record<string, unknown>[] = [];
     let cont: string | undefined;
     let missing = false;
+    let resourceVersion = '';
     do {
       const q = new URLSearchParams({ limit: String(opts.limit ?? 500) });
       if (cont) q.set('continue', cont);
       if (opts.fieldSelector) q.set('fieldSelector', opts.fieldSelector);
+      if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
       const { status, json } = await requestJson(kc, 'GET', `${collectionPath(apiVersion, type.resource, type.namespaced ? opts.namespace : undefined)}?${q}`);
       if (status === 404 && items.length === 0) {
         missing = true;
@@ -98,15 +111,27 @@ export async function listAll(kc: KubeConfig, type: ResourceType, opts: ListOpti
       }
       if (status === 410) throw new KubeApiError(`listing ${type.resource} took too long: the continue token expired; run the audit again`, status);
       if (status < 200 || status >= 300) throw new KubeApiError(`listing ${type.resource} (${apiVersion}): HTTP ${status} ${messageOf(json)}`.trim(), status);
-      const list = json as { items?: unknown[]; metadata?: { continue?: string } };
+      const list = json as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
       // List items carry no apiVersion/kind; put them back so objects read like a dump's.
       for (const it of list.items ?? []) {
-        if (typeof it === 'object' && it !== null) items.push({ apiVersion, kind: type.kind, ...(it as object) });
+        if (typeof it !== 'object' || it === null) continue;
+        const obj = { apiVersion, kind: type.kind, ...(it as object) };
+        items.push(opts.transform ? opts.transform(obj) : obj);
       }
       cont = list.metadata?.continue || undefined;
+      // Every page of one listing is a snapshot at the first page's resourceVersion.
+      resourceVersion = list.metadata?.resourceVersion ?? resourceVersion;
       opts.onPage?.(items.length);
     } while (cont);
-    if (!missing) return items;
+    if (!missing) return { items, apiVersion, resourceVersion };
   }
   return undefined;
+}
+
+/**
+ * Every object of a resource type, page by page. Returns `undefined` when the type is not served at
+ * all (an Istio CRD missing from the cluster): the caller reports that instead of failing.
+ */
+export async function listAll(kc: KubeConfig, type: ResourceType, opts: ListOptions = {}): Promise<unknown[] | undefined> {
+  return (await listWithVersion(kc, type, opts))?.items;
 }

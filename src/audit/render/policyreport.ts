@@ -55,6 +55,7 @@ function category(rule: string): string {
   if (rule.startsWith('workload-')) return 'Effective mTLS';
   if (rule.startsWith('exemption-')) return 'Exemptions';
   if (rule.startsWith('install-')) return 'Installation';
+  if (rule.startsWith('dataplane-')) return 'Data plane';
   return 'Other';
 }
 

@@ -1,0 +1,97 @@
+// Keeping the cluster's PolicyReports (or openreports Reports) equal to the latest audit: one report
+// per namespace plus the cluster-scoped one, written only when its content changed (timestamps
+// aside), and the reports of namespaces that are gone (or being deleted) removed. Reports meshlock
+// wrote before a restart are found by their managed-by label and adopted.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { applyReport, deleteReport, listReports, type ReportObject } from '../kube/reports.js';
+import type { AuditReport } from './model.js';
+import { buildPolicyReports, type KubeReport, type ReportApi } from './render/policyreport.js';
+
+export interface ReportSyncResult {
+  readonly created: number;
+  readonly replaced: number;
+  readonly deleted: number;
+  readonly unchanged: number;
+  readonly errors: string[];
+}
+
+function keyOf(r: { kind: string; metadata: { name: string; namespace?: string } }): string {
+  return `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+}
+
+/** What a report says, without the time it was said: equal content means no write. */
+function contentOf(r: KubeReport): string {
+  return JSON.stringify({ ...r, results: r.results.map(({ timestamp: _t, ...rest }) => rest) });
+}
+
+export class ReportSync {
+  /** Reports in the cluster that meshlock owns, with the content last written (`''` when adopted unseen). */
+  private readonly written = new Map<string, { ref: { apiVersion: string; kind: string; name: string; namespace?: string }; content: string }>();
+  private adopted = false;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly api: ReportApi,
+    /** Namespaces this audit owns reports in (all when absent); the cluster-scoped report is always its own. */
+    private readonly inScope: (namespace: string) => boolean = () => true,
+  ) {}
+
+  private async adopt(kinds: readonly { apiVersion: string; kind: string }[]): Promise<void> {
+    for (const { apiVersion, kind } of kinds) {
+      const found = await listReports(this.kc, apiVersion, kind, 'app.kubernetes.io/managed-by=meshlock');
+      for (const f of found ?? []) {
+        if (f.namespace && !this.inScope(f.namespace)) continue;
+        const ref = { apiVersion, kind, name: f.name, ...(f.namespace ? { namespace: f.namespace } : {}) };
+        const key = keyOf({ kind, metadata: ref });
+        if (!this.written.has(key)) this.written.set(key, { ref, content: '' });
+      }
+    }
+    this.adopted = true;
+  }
+
+  async sync(report: AuditReport): Promise<ReportSyncResult> {
+    const wanted = buildPolicyReports(report, this.api);
+    const out = { created: 0, replaced: 0, deleted: 0, unchanged: 0, errors: [] as string[] };
+    if (!this.adopted) {
+      try {
+        const kinds = [...new Map(wanted.map((r) => [r.kind, { apiVersion: r.apiVersion, kind: r.kind }])).values()];
+        await this.adopt(kinds);
+      } catch (err) {
+        out.errors.push(`listing existing reports: ${(err as Error).message}`);
+      }
+    }
+    const keep = new Set<string>();
+    for (const r of wanted) {
+      const key = keyOf(r);
+      keep.add(key);
+      const content = contentOf(r);
+      if (this.written.get(key)?.content === content) {
+        out.unchanged++;
+        continue;
+      }
+      try {
+        const outcome = await applyReport(this.kc, r as unknown as ReportObject);
+        out[outcome]++;
+        this.written.set(key, { ref: { apiVersion: r.apiVersion, kind: r.kind, name: r.metadata.name, ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}) }, content });
+      } catch (err) {
+        out.errors.push((err as Error).message);
+      }
+    }
+    for (const [key, w] of this.written) {
+      if (keep.has(key)) continue;
+      try {
+        await deleteReport(this.kc, w.ref);
+        this.written.delete(key);
+        out.deleted++;
+      } catch (err) {
+        out.errors.push((err as Error).message);
+      }
+    }
+    return out;
+  }
+
+  /** Forget what was written, so the next sync writes every report again (a report deleted by hand comes back). */
+  forget(): void {
+    for (const w of this.written.values()) w.content = '';
+  }
+}
