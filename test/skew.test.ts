@@ -2,7 +2,8 @@
 import t from 'tap';
 import { defaultConfig } from '../src/config/index.js';
 import { inventoryOf } from '../src/audit/inventory.js';
-import { controlPlaneVersions, imageVersion, proxyRevision, versionSkewFindings } from '../src/audit/skew.js';
+import { controlPlaneVersions, versionSkewFindings } from '../src/audit/skew.js';
+import { imageVersion, proxyRevision } from '../src/policy/istio/index.js';
 
 const istiod = (rev: string | undefined, image: string): Record<string, unknown> => ({
   apiVersion: 'apps/v1',
@@ -32,8 +33,10 @@ t.test('image versions', async (t) => {
   t.equal(imageVersion('registry:5000/istio/proxyv2'), undefined, 'a port is not a tag');
   t.equal(imageVersion('istio/proxyv2@sha256:abc'), undefined, 'digest only');
   t.equal(imageVersion('istio/proxyv2:latest'), undefined);
-  t.equal(proxyRevision(pod('a', 'x', 'p:1', { revision: 'canary' }) as never), 'canary');
-  t.equal(proxyRevision(pod('a', 'x', 'p:1') as never), 'default');
+  t.equal(proxyRevision({ 'sidecar.istio.io/status': JSON.stringify({ revision: 'canary' }) }, {}), 'canary');
+  t.equal(proxyRevision({ 'sidecar.istio.io/status': '{"revision":""}', 'istio.io/rev': 'blue' }, {}), 'blue');
+  t.equal(proxyRevision({ 'sidecar.istio.io/status': 'not json' }, { 'istio.io/rev': 'green' }), 'green');
+  t.equal(proxyRevision({}, {}), 'default');
 });
 
 t.test('one finding per workload: two minors behind, ahead of the control plane, or an unserved revision', async (t) => {

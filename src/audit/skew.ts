@@ -1,69 +1,17 @@
 // Data-plane version skew: for every meshed pod, the version of its proxy against the control plane
 // that serves the proxy's revision. A proxy more than one minor version behind its control plane
 // (or ahead of it, which Istio never supports) is a warning; a proxy whose revision no control plane
-// serves gets no configuration and no certificate renewal, which ends its mTLS: an error. Pure.
-//
-// Facts from Istio's source:
-// - the injector writes the revision it injected for into the pod's `sidecar.istio.io/status`
-//   annotation (pkg/kube/inject/inject.go, SidecarInjectionStatus.Revision) and, in the injection
-//   template, an `istio.io/rev` annotation (manifests/charts/istio-control/istio-discovery/files/
-//   injection-template.yaml);
-// - the proxy image is `<hub>/proxyv2:<tag>[-<variant>]` (inject.go, ProxyImage/proxyImageURL),
-//   and istiod's Deployment carries `istio.io/rev` and runs `<hub>/pilot:<tag>`
-//   (manifests/charts/istio-control/istio-discovery/templates/deployment.yaml).
+// serves gets no configuration and no certificate renewal, which ends its mTLS: an error. How Istio
+// writes versions and revisions on objects is policy/istio's (versions.ts). Pure.
 import type { ResolvedConfig } from '../config/index.js';
+import { istiodVersion, minorsBehind, imageVersion, proxyImage, proxyRevision, type IstioVersion } from '../policy/istio/index.js';
 import { controlsFor } from './controls.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
 import { servedRevisions } from './revisions.js';
 import { indexControllers, refKey, workloadOf, type WorkloadRef } from './workloads.js';
 
-export interface Version {
-  readonly major: number;
-  readonly minor: number;
-  readonly text: string;
-}
-
-/** The version in an image's tag (`docker.io/istio/proxyv2:1.28.0-distroless` -> 1.28.0); undefined for a digest-only or non-numeric tag. */
-export function imageVersion(image: unknown): Version | undefined {
-  if (typeof image !== 'string') return undefined;
-  const name = image.split('@')[0] ?? '';
-  const colon = name.lastIndexOf(':');
-  if (colon < 0 || name.indexOf('/', colon) >= 0) return undefined;
-  const tag = name.slice(colon + 1);
-  const m = /^v?(\d+)\.(\d+)(\.\d+)?/.exec(tag);
-  if (!m) return undefined;
-  return { major: Number(m[1]), minor: Number(m[2]), text: m[0].replace(/^v/, '') };
-}
-
-interface Container {
-  name?: unknown;
-  image?: unknown;
-  restartPolicy?: unknown;
-}
-
-function containers(spec: Record<string, unknown> | undefined, key: string): Container[] {
-  const list = spec?.[key];
-  return Array.isArray(list) ? (list.filter((c) => typeof c === 'object' && c !== null) as Container[]) : [];
-}
-
-/** The running istio-proxy's image: a container, or a native sidecar (an init container that keeps running). */
-export function proxyImage(pod: KObj): string | undefined {
-  const c = containers(pod.spec, 'containers').find((x) => x.name === 'istio-proxy') ?? containers(pod.spec, 'initContainers').find((x) => x.name === 'istio-proxy' && x.restartPolicy === 'Always');
-  return typeof c?.image === 'string' ? c.image : undefined;
-}
-
-/** The revision a sidecar was injected for: the injector's status annotation, then its `istio.io/rev` annotation, then "default". */
-export function proxyRevision(pod: KObj): string {
-  const ann = pod.metadata?.annotations ?? {};
-  try {
-    const status = JSON.parse(ann['sidecar.istio.io/status'] ?? '') as { revision?: unknown };
-    if (typeof status?.revision === 'string' && status.revision) return status.revision;
-  } catch {
-    // A missing or unreadable status says nothing about the revision.
-  }
-  return ann['istio.io/rev'] || labelsOf(pod)['istio.io/rev'] || 'default';
-}
+type Version = IstioVersion;
 
 function isIstiod(o: KObj): boolean {
   const l = labelsOf(o);
@@ -78,10 +26,7 @@ export function controlPlaneVersions(inv: Inventory, rootNamespace: string): Map
     if (namespaceOf(o) !== rootNamespace || !isIstiod(o)) continue;
     const rev = labelsOf(o)['istio.io/rev'] ?? 'default';
     if (out.has(rev)) continue;
-    const spec = (o.kind === 'Pod' ? o.spec : ((o.spec?.['template'] as KObj | undefined)?.spec ?? undefined)) as Record<string, unknown> | undefined;
-    const list = containers(spec, 'containers');
-    const c = list.find((x) => x.name === 'discovery') ?? list[0];
-    const v = imageVersion(c?.image);
+    const v = istiodVersion(o.kind === 'Pod' ? o.spec : (o.spec?.['template'] as KObj | undefined)?.spec);
     if (v) out.set(rev, v);
   }
   for (const w of inv.mutatingWebhooks) {
@@ -117,9 +62,9 @@ export function versionSkewFindings(inv: Inventory, config: ResolvedConfig, inSc
     if (!inScope(ns) || config.systemNamespaces.has(ns)) continue;
     const phase = pod.status?.['phase'];
     if (phase === 'Succeeded' || phase === 'Failed') continue;
-    const image = proxyImage(pod);
+    const image = proxyImage(pod.spec);
     if (image === undefined) continue;
-    const revision = proxyRevision(pod);
+    const revision = proxyRevision(pod.metadata?.annotations, labelsOf(pod));
     const ref = workloadOf(pod, controllers);
     const key = `${refKey(ref)}\u0000${revision}`;
     if (!served.has(revision)) {
@@ -131,7 +76,7 @@ export function versionSkewFindings(inv: Inventory, config: ResolvedConfig, inSc
     const cp = versions.get(revision);
     const v = imageVersion(image);
     if (!cp || !v) continue;
-    const behind = cp.major !== v.major ? (cmp(cp, v) > 0 ? 99 : -99) : cp.minor - v.minor;
+    const behind = minorsBehind(cp, v);
     if (behind <= 1 && behind >= 0) continue;
     const acc = skewed.get(key) ?? { ref, pods: 0, revision };
     acc.pods++;

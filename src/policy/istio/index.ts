@@ -6,3 +6,4 @@ export * from './ambient.js';
 export * from './membership.js';
 export * from './peer-authentication.js';
 export * from './hosts.js';
+export * from './versions.js';
