@@ -14,6 +14,9 @@ import t from 'tap';
 import type { AuditReport } from '../src/audit/model.js';
 import { node, repoRoot } from './lib/cli.js';
 import { deployment, namespace, peerAuthentication, type Obj } from './lib/dump.js';
+import { locate, skipFileUnless } from './lib/needs.js';
+
+skipFileUnless(t, 'kubectl');
 
 t.setTimeout(600_000);
 
@@ -150,7 +153,7 @@ current-context: other
 /** Asynchronous: the stand-in apiserver runs in this process and must keep answering. */
 function kubectlMeshlock(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((ok, fail) => {
-    const child = spawn('kubectl', ['meshlock', ...args], { env: { ...process.env, PATH: `${bin}:${process.env['PATH']}`, NO_COLOR: '1', KUBECONFIG: '' } });
+    const child = spawn(locate('kubectl') as string, ['meshlock', ...args], { env: { ...process.env, PATH: `${bin}:${process.env['PATH']}`, NO_COLOR: '1', KUBECONFIG: '' } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

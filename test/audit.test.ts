@@ -6,6 +6,9 @@ import { inventoryOf } from '../src/audit/inventory.js';
 import type { AuditReport, WorkloadRow } from '../src/audit/model.js';
 import { parseConfigText, resolveConfig } from '../src/config/index.js';
 import { cronJob, deployment, destinationRule, namespace, peerAuthentication as pa, type Obj } from './lib/dump.js';
+import { skipFileUnless } from './lib/needs.js';
+
+skipFileUnless(t, 'kubectl');
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const ENABLED = { 'istio-injection': 'enabled' };

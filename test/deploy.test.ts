@@ -10,6 +10,9 @@ import { parseAllDocuments } from 'yaml';
 import { RULE_IDS, MUTATION_IDS, parseConfigText, resolveConfig } from '../src/config/index.js';
 import { POD_TEMPLATE_PATHS } from '../src/policy/index.js';
 import { MESHLOCK_WEBHOOK_CONFIGURATIONS } from '../src/kube/webhooks.js';
+import { locate, skipFileUnless } from './lib/needs.js';
+
+skipFileUnless(t, 'kubectl');
 
 const repoRoot = resolve(import.meta.dirname, '..');
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> }; [k: string]: unknown };
@@ -17,7 +20,7 @@ type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespa
 type Any = any;
 
 function render(dir: string): Obj[] {
-  const out = execFileSync('kubectl', ['kustomize', join(repoRoot, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(locate('kubectl') as string, ['kustomize', join(repoRoot, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return parseAllDocuments(out).map((d) => d.toJS() as Obj).filter(Boolean);
 }
 

@@ -1,10 +1,9 @@
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseManifestText, type SourceSet } from '../src/audit/sources.js';
-
-const corpus = resolve(import.meta.dirname, '../../shared/conformance');
+import { corpusDir as corpus, skipUnless } from './lib/needs.js';
 
 function both(file: string, text: string): { fast: SourceSet; precise: SourceSet } {
   const fast: SourceSet = { objects: [], errors: [], files: [] };
@@ -21,7 +20,7 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
-t.test('the fast YAML path reads every corpus file exactly as the precise parser does (objects, lines, errors)', async (t) => {
+t.test('the fast YAML path reads every corpus file exactly as the precise parser does (objects, lines, errors)', { skip: skipUnless('corpus') }, async (t) => {
   const files = yamlFiles(corpus);
   t.ok(files.length > 20, 'the corpus is there');
   for (const f of files) {

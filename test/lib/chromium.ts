@@ -1,9 +1,10 @@
 // Headless Chromium (Debian's `chromium` package) through playwright-core, for checking rendered
-// reports as an auditor's browser would show them. Missing Chromium fails the test: .ci/run installs it.
+// reports as an auditor's browser would show them. Tests skip without it (see needs.ts); .ci/run installs it.
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { locate } from './needs.js';
 
-export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+export const CHROMIUM = locate('chromium') ?? '/usr/bin/chromium';
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);

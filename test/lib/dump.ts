@@ -5,11 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { parse, stringify } from 'yaml';
+import { locate } from './needs.js';
 
 export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function kubectl(args: string[]): Obj {
-  const out = execFileSync('kubectl', [...args, '--dry-run=client', '-o', 'yaml'], { encoding: 'utf8' });
+  const out = execFileSync(locate('kubectl') ?? 'kubectl', [...args, '--dry-run=client', '-o', 'yaml'], { encoding: 'utf8' });
   return parse(out) as Obj;
 }
 
