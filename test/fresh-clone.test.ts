@@ -3,9 +3,9 @@
 // clones the committed tree into a temporary folder (no ../shared), links node_modules, hides every
 // tool but node and npm, and runs the unit suite exactly as a newcomer would.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import t from 'tap';
 import { inCi, repoRoot } from './lib/needs.js';
 
@@ -32,12 +32,20 @@ t.test('a clone without ../shared and without kubectl, Chromium or Helm passes n
   t.notOk(existsSync(join(top, 'shared')), 'no ../shared beside the clone');
   symlinkSync(join(repoRoot, 'node_modules'), join(clone, 'node_modules'));
 
-  // PATH with node and npm only; HOME without the tool cache; no tool overrides, CI unset.
+  // PATH as on a machine that has the usual system commands, Node and npm, but none of the tools the
+  // full suite uses; HOME without the tool cache; no tool overrides, CI unset.
   const bin = join(top, 'bin');
   mkdirSync(bin);
+  const HIDDEN = /^(kubectl|kubectl-.*|helm|chromium.*|google-chrome.*|openssl|go|gofmt|node|nodejs|npm|npx)$/;
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter).filter(Boolean)) {
+    if (!existsSync(dir) || dir.includes('node_modules')) continue;
+    for (const name of readdirSync(dir)) {
+      if (!HIDDEN.test(name) && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+    }
+  }
   symlinkSync(join(repoRoot, 'node_modules/.bin/node'), join(bin, 'node'));
-  const npmCli = spawnSync('npm', ['prefix', '-g'], { encoding: 'utf8' }).stdout.trim();
-  const npmJs = join(npmCli, 'lib/node_modules/npm/bin/npm-cli.js');
+  const npmPrefix = spawnSync('npm', ['prefix', '-g'], { encoding: 'utf8' }).stdout.trim();
+  const npmJs = join(npmPrefix, 'lib/node_modules/npm/bin/npm-cli.js');
   t.ok(existsSync(npmJs), `npm found at ${npmJs}`);
   symlinkSync(npmJs, join(bin, 'npm'));
   const home = join(top, 'home');
