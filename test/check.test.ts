@@ -215,7 +215,7 @@ t.test('exit status is 0 when nothing would be denied, 1 when something would, 2
   t.equal(missing.code, 2);
   t.match(missing.stdout + missing.stderr, /nonexistent\/manifests\.yaml/);
   t.equal(runCli('main', ['check']).code, 2, 'no input is bad usage');
-  t.equal(runCli('main', ['check', '-f', '-', '--output', 'yaml'], { input: GOOD_PA }).code !== 0, true, 'an unknown format is bad usage');
+  t.equal(runCli('main', ['check', '-f', '-', '--output', 'yaml'], { input: GOOD_PA }).code, 2, 'an unknown format is bad usage');
 });
 
 t.test('a YAML error names its file and line and never hides the other documents', async (t) => {

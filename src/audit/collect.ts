@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ResolvedConfig } from '../config/index.js';
 import { listAll, type ResourceType } from '../kube/list.js';
 import { addToInventory, emptyInventory, type Inventory } from './inventory.js';
-import { readManifests, type SourceError } from './sources.js';
+import { readManifests, type SourceError, type SourceSkip } from './sources.js';
 
 export interface Collected {
   readonly inventory: Inventory;
@@ -12,13 +12,23 @@ export interface Collected {
   /** Resource types the cluster does not serve (Istio CRDs missing), for the report. */
   readonly missing: string[];
   readonly locations?: Map<unknown, { file: string; line: number }>;
+  /** From files: how many Kubernetes objects were read, and what was skipped as not one. */
+  readonly objects?: number;
+  readonly skipped?: readonly SourceSkip[];
 }
 
 export function collectFromFiles(paths: readonly string[], defaultNamespace: string, stdin?: () => string): Collected {
   const set = readManifests(paths, { fast: true, ...(stdin ? { stdin } : {}) });
   const locations = new Map<unknown, { file: string; line: number }>();
   for (const o of set.objects) locations.set(o.object, { file: o.file, line: o.line });
-  return { inventory: addToInventory(emptyInventory(), set.objects.map((o) => o.object), defaultNamespace), errors: set.errors, missing: [], locations };
+  return {
+    inventory: addToInventory(emptyInventory(), set.objects.map((o) => o.object), defaultNamespace),
+    errors: set.errors,
+    missing: [],
+    locations,
+    objects: set.objects.length,
+    skipped: set.skipped ?? [],
+  };
 }
 
 export const NAMESPACED: ResourceType[] = [

@@ -1,6 +1,8 @@
 // Reading Kubernetes objects from files: files, folders (recursively, .yaml/.yml/.json), or `-` for
 // stdin; multi-document YAML, JSON, and `kind: List` (what `kubectl get -o yaml` prints). A broken
-// document is reported with its file and line and never hides the others.
+// document is reported with its file and line and never hides the others. What is not a Kubernetes
+// object (a kustomization.yaml, a Chart.yaml, any other YAML) is skipped with a note, and a Helm
+// chart's templates, which are not YAML until rendered, give one hint instead of a YAML error each.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
@@ -23,24 +25,41 @@ export interface SourceError {
   readonly message: string;
 }
 
+/** A document or file read but not an object to check, with the reason (shown as a note). */
+export interface SourceSkip {
+  readonly file: string;
+  readonly line: number;
+  readonly reason: string;
+}
+
 export interface SourceSet {
   readonly objects: SourceObject[];
   readonly errors: SourceError[];
   /** Files actually read, in order. */
   readonly files: string[];
+  /** What was skipped as not a Kubernetes object (kept only when the set has this list). */
+  readonly skipped?: SourceSkip[];
 }
+
+/** A folder rendered before reading (a kustomization through `kubectl kustomize`). */
+export type Renderer = (dir: string) => { text: string; file?: string } | { error: string } | { skip: string } | undefined;
 
 export interface ReadOptions {
   /** Text for `-` (tests pass it; the CLI reads process.stdin). */
   readonly stdin?: () => string;
   /** Parse JSON with JSON.parse (many times faster than the YAML parser, but List items get no line). */
   readonly fast?: boolean;
+  /** Asked for each folder given on the command line; a folder it renders is read from its output. */
+  readonly render?: Renderer;
 }
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 
-/** Expands folders into their manifest files, sorted for a stable order. */
-function expand(path: string, errors: SourceError[]): string[] {
+/** The one hint for a Helm chart: its templates are Go templates, YAML only once rendered. */
+export const HELM_HINT = 'a Helm chart: its templates are not YAML until rendered; check the rendered chart with `helm template RELEASE CHART | meshlock check -f -`';
+
+/** Expands folders into their manifest files, sorted for a stable order. A Helm chart is not entered. */
+function expand(path: string, errors: SourceError[], skipped: SourceSkip[] | undefined): string[] {
   let st;
   try {
     st = statSync(path);
@@ -49,13 +68,30 @@ function expand(path: string, errors: SourceError[]): string[] {
     return [];
   }
   if (!st.isDirectory()) return [path];
+  const entries = readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  if (entries.some((e) => e.isFile() && e.name === 'Chart.yaml')) {
+    skipped?.push({ file: path, line: 0, reason: HELM_HINT });
+    return [];
+  }
   const out: string[] = [];
-  for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of entries) {
     const p = join(path, entry.name);
-    if (entry.isDirectory()) out.push(...expand(p, errors));
+    if (entry.isDirectory()) out.push(...expand(p, errors, skipped));
     else if (MANIFEST.test(entry.name)) out.push(p);
   }
   return out;
+}
+
+const KUSTOMIZE_GROUP = 'kustomize.config.k8s.io/';
+
+/** Why a parsed document is not an object to check, or undefined when it is one. */
+function notAnObject(value: Record<string, unknown>): string | undefined {
+  const { apiVersion, kind } = value;
+  if (typeof apiVersion === 'string' && apiVersion.startsWith(KUSTOMIZE_GROUP)) return `a kustomize ${String(kind ?? 'file')}, not a Kubernetes object`;
+  if (typeof kind !== 'string' && typeof apiVersion !== 'string') return 'not a Kubernetes object (no apiVersion, no kind)';
+  if (typeof kind !== 'string') return 'not a Kubernetes object (no kind)';
+  if (typeof apiVersion !== 'string') return 'not a Kubernetes object (no apiVersion)';
+  return undefined;
 }
 
 function lineOf(lc: LineCounter, node: YamlNode | null | undefined): number {
@@ -71,7 +107,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function pushDoc(file: string, value: unknown, line: number, itemLines: (i: number) => number, out: SourceSet): void {
   if (value === null || value === undefined) return; // empty document (`---` at the end)
   if (!isObject(value)) {
-    out.errors.push({ file, line, message: 'document is not a Kubernetes object' });
+    if (out.skipped) out.skipped.push({ file, line, reason: `not a Kubernetes object (a ${Array.isArray(value) ? 'list' : typeof value})` });
+    else out.errors.push({ file, line, message: 'document is not a Kubernetes object' });
     return;
   }
   const kind = value['kind'];
@@ -82,7 +119,9 @@ function pushDoc(file: string, value: unknown, line: number, itemLines: (i: numb
     });
     return;
   }
-  out.objects.push({ file, index: 0, line, object: value });
+  const skip = out.skipped ? notAnObject(value) : undefined;
+  if (skip) out.skipped?.push({ file, line, reason: skip });
+  else out.objects.push({ file, index: 0, line, object: value });
 }
 
 const SEPARATOR = /^(---|\.\.\.)(\s|$)/;
@@ -98,7 +137,7 @@ const CONTENT = /^\s*[^\s#]/;
 function parseFastYaml(file: string, text: string, out: SourceSet): boolean {
   if (/^%/m.test(text)) return false;
   const lines = text.split('\n');
-  const pending: SourceSet = { objects: [], errors: [], files: [] };
+  const pending: SourceSet = { objects: [], errors: [], files: [], ...(out.skipped ? { skipped: [] } : {}) };
   let start = 0;
   let counter = 0;
   const flush = (end: number): boolean => {
@@ -143,6 +182,7 @@ function parseFastYaml(file: string, text: string, out: SourceSet): boolean {
   if (!flush(lines.length)) return false;
   out.objects.push(...pending.objects);
   out.errors.push(...pending.errors);
+  out.skipped?.push(...(pending.skipped ?? []));
   return true;
 }
 
@@ -161,11 +201,18 @@ export function parseManifestText(file: string, text: string, out: SourceSet, fa
       // Not plain JSON after all: fall through to the YAML parser, which reports the line.
     }
   }
+  // Go template actions in a chart's templates/ folder: Helm's, not YAML (one note, not a YAML error each).
+  if (text.includes('{{') && /(^|[\\/])templates[\\/]/.test(file) && out.skipped) {
+    out.skipped.push({ file, line: 0, reason: HELM_HINT.replace('a Helm chart', 'a Helm template') });
+    return;
+  }
   if (fast && parseFastYaml(file, text, out)) return;
   const lc = new LineCounter();
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false }) as Document.Parsed[];
+    // logLevel error: the library's warnings (a collection used as a key) would reach the terminal
+    // through process.emitWarning; such a document is no Kubernetes object anyway.
+    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, logLevel: 'error' }) as Document.Parsed[];
   } catch (err) {
     out.errors.push({ file, line: 0, message: `cannot parse: ${(err as Error).message}` });
     return;
@@ -192,14 +239,30 @@ export function parseManifestText(file: string, text: string, out: SourceSet, fa
 
 /** Reads every path; `-` is stdin. Never throws for bad input: problems go to `errors`. */
 export function readManifests(paths: readonly string[], opts: ReadOptions = {}): SourceSet {
-  const out: SourceSet = { objects: [], errors: [], files: [] };
+  const out: SourceSet = { objects: [], errors: [], files: [], skipped: [] };
   for (const p of paths) {
     if (p === '-') {
       out.files.push('<stdin>');
       parseManifestText('<stdin>', opts.stdin ? opts.stdin() : readFileSync(0, 'utf8'), out, opts.fast);
       continue;
     }
-    for (const file of expand(p, out.errors)) {
+    const rendered = opts.render?.(p);
+    if (rendered && 'text' in rendered) {
+      // Objects are placed at the file that made them (the kustomization); lines of the rendered
+      // stream would point nowhere the user can open.
+      const from = rendered.file ?? p;
+      out.files.push(from);
+      const start = out.objects.length;
+      parseManifestText(from, rendered.text, out, opts.fast);
+      for (let i = start; i < out.objects.length; i++) (out.objects[i] as { line: number }).line = 0;
+      continue;
+    }
+    if (rendered && 'error' in rendered) {
+      out.errors.push({ file: p, line: 0, message: rendered.error });
+      continue;
+    }
+    if (rendered && 'skip' in rendered) out.skipped?.push({ file: p, line: 0, reason: rendered.skip });
+    for (const file of expand(p, out.errors, out.skipped)) {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');

@@ -13,7 +13,8 @@ import { buildPolicyReports, type ReportApi } from '../audit/render/policyreport
 import { watchAudit } from '../audit/run-watch.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { applyReport } from '../kube/reports.js';
-import { loadConfigOrExit } from './check.js';
+import { loadConfigOrExit, printSkipped } from './check.js';
+import { EXIT_DENY, EXIT_USAGE } from './exit.js';
 
 export interface AuditFlags {
   file: string[];
@@ -86,7 +87,7 @@ function loadExpectations(path: string): InstallExpectations {
   } else {
     text = readFileSync(path, 'utf8');
   }
-  const objs = parseAllDocuments(text).map((d) => d.toJS() as KObj).filter(Boolean);
+  const objs = parseAllDocuments(text, { logLevel: 'error' }).map((d) => d.toJS() as KObj).filter(Boolean);
   return {
     mutating: objs.filter((o) => o.kind === 'MutatingWebhookConfiguration'),
     validating: objs.filter((o) => o.kind === 'ValidatingWebhookConfiguration'),
@@ -95,7 +96,7 @@ function loadExpectations(path: string): InstallExpectations {
 
 export async function runAudit(flags: AuditFlags): Promise<number> {
   const config = loadConfigOrExit(flags.config);
-  if (!config) return 2;
+  if (!config) return EXIT_USAGE;
   const now = new Date();
   const namespaces = flags.allNamespaces ? [] : (flags.namespace ?? []);
   let collected: Collected;
@@ -111,13 +112,18 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
     collected = collectFromFiles(flags.file, namespaces[0] ?? 'default');
     source = { type: 'file', name: flags.file.join(', '), ...(namespaces.length ? { namespaces } : {}) };
     for (const e of collected.errors) process.stderr.write(`meshlock audit: ${e.file}:${e.line}: ${e.message}\n`);
-    if (collected.errors.length > 0 && collected.inventory.namespaces.length + collected.inventory.pods.length === 0) return 2;
+    printSkipped('audit', { objects: [], errors: [], files: [], skipped: [...(collected.skipped ?? [])] });
+    if (collected.errors.length > 0 && collected.inventory.namespaces.length + collected.inventory.pods.length === 0) return EXIT_USAGE;
+    if (collected.objects === 0) {
+      process.stderr.write(`meshlock audit: no Kubernetes objects in ${flags.file.join(', ')}: nothing to audit (a dump is kubectl get ... -A -o yaml)\n`);
+      return EXIT_USAGE;
+    }
   } else {
     try {
       kc = loadKubeConfig({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
     } catch (err) {
       process.stderr.write(`meshlock audit: ${(err as Error).message}\n`);
-      return 2;
+      return EXIT_USAGE;
     }
     if (flags.watch) {
       let expectations: InstallExpectations | undefined;
@@ -146,7 +152,7 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
     } catch (err) {
       bar.done();
       process.stderr.write(`meshlock audit: ${(err as Error).message}\n`);
-      return 2;
+      return EXIT_USAGE;
     }
     bar.done();
     source = { type: 'cluster', name: `${kc.getCurrentContext()} (${kc.getCurrentCluster()?.server ?? '?'})`, ...(namespaces.length ? { namespaces } : {}) };
@@ -155,7 +161,7 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
         expected = loadExpectations(flags.deploy);
       } catch (err) {
         process.stderr.write(`meshlock audit: --deploy: ${(err as Error).message}\n`);
-        return 2;
+        return EXIT_USAGE;
       }
     }
     notes = [...collected.errors.map((e) => `${e.file}: ${e.message}`), ...collected.missing.map((m) => `${m}: not served by this cluster (Istio CRDs not installed?)`)];
@@ -176,7 +182,7 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
   if (flags.applyReports) {
     if (!kc) {
       process.stderr.write('meshlock audit: --apply-reports needs a live cluster (not -f)\n');
-      return 2;
+      return EXIT_USAGE;
     }
     try {
       for (const r of buildPolicyReports(report, flags.reportApi)) {
@@ -185,12 +191,12 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
       }
     } catch (err) {
       process.stderr.write(`meshlock audit: writing reports: ${(err as Error).message}\n`);
-      return 2;
+      return EXIT_USAGE;
     }
   }
   const failOn = flags.failOn ?? 'never';
-  if (failOn === 'error' && report.summary.findings.error > 0) return 1;
-  if (failOn === 'warning' && report.summary.findings.total > 0) return 1;
+  if (failOn === 'error' && report.summary.findings.error > 0) return EXIT_DENY;
+  if (failOn === 'warning' && report.summary.findings.total > 0) return EXIT_DENY;
   return 0;
 }
 
@@ -198,7 +204,9 @@ export function addAuditOptions(cmd: Command): Command {
   return cmd
     .option('-f, --file <path>', 'read a dump (kubectl get ... -A -o yaml|json) instead of the cluster; repeatable', (v: string, p: string[]) => [...p, v], [])
     .option('-c, --config <file>', 'meshlock config file (YAML or JSON)')
-    .addOption(new Option('-o, --format <format>', 'report format').choices(AUDIT_FORMATS as unknown as string[]).default('text'))
+    .addOption(new Option('-o, --output <format>', 'report format').choices(AUDIT_FORMATS as unknown as string[]).default('text'))
+    // The flag's first name, kept for scripts written against it.
+    .addOption(new Option('--format <format>', 'same as --output').choices(AUDIT_FORMATS as unknown as string[]).hideHelp())
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('-n, --namespace <ns>', 'only this namespace (repeatable or comma-separated)', collect)
     .option('-A, --all-namespaces', 'every namespace (the default)')
@@ -217,8 +225,9 @@ export function addAuditOptions(cmd: Command): Command {
 
 export function registerAudit(program: Command): void {
   addAuditOptions(program.command('audit').description("report the mesh's mTLS posture: coverage, effective mTLS per workload, findings, exemptions, installation")).action(
-    async (opts: AuditFlags & { color: boolean }) => {
-      process.exitCode = await runAudit({ ...opts, color: opts.color === false ? false : undefined } as AuditFlags);
+    async (opts: Omit<AuditFlags, 'format'> & { color: boolean; output: AuditFormat; format?: AuditFormat }) => {
+      const format = opts.format ?? opts.output;
+      process.exitCode = await runAudit({ ...opts, format, color: opts.color === false ? false : undefined } as AuditFlags);
     },
   );
 }

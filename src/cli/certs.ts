@@ -43,7 +43,7 @@ export function registerCerts(program: Command): void {
     .command('init')
     .description('create a CA and a serving certificate for the webhook Service (keys written 0600); keeps valid existing files unless --force')
     .option('--service <name>', 'Service name', 'meshlock')
-    .option('--namespace <ns>', 'namespace of the Service', 'meshlock')
+    .option('-n, --namespace <ns>', 'namespace of the Service', 'meshlock')
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
     .option('--out <dir>', 'output directory', 'certs')
     .addOption(new Option('--days <n>', 'serving certificate lifetime in days').default(365).argParser(positiveInt))

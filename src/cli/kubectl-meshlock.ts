@@ -1,19 +1,8 @@
 #!/usr/bin/env node
 // The kubectl plugin: kubectl finds `kubectl-meshlock` on PATH and runs it for `kubectl meshlock ...`,
 // passing the remaining arguments (`kubectl meshlock audit -n shop` runs `kubectl-meshlock audit -n shop`).
-import { Command } from 'commander';
-import { registerAudit } from './audit.js';
-import { registerCheck } from './check.js';
-import { VERSION } from './version.js';
+import { COMMANDS, run } from './program.js';
 
-export function buildPluginProgram(): Command {
-  const program = new Command('kubectl meshlock')
-    .description('meshlock as a kubectl plugin: audit the mesh (audit) and check manifests (check)')
-    .version(VERSION)
-    .showHelpAfterError();
-  registerAudit(program);
-  registerCheck(program);
-  return program;
-}
+const PLUGIN = { audit: COMMANDS['audit']!, check: COMMANDS['check']! };
 
-await buildPluginProgram().parseAsync(process.argv);
+await run(process.argv, 'kubectl meshlock', 'meshlock as a kubectl plugin: audit the mesh (audit) and check manifests (check)', PLUGIN);

@@ -38,6 +38,6 @@ export function registerReview(program: Command): void {
     .command('review')
     .description('read one AdmissionReview on stdin and write the response the webhook would give')
     .addArgument(new Argument('<webhook>', 'which webhook answers').choices(['validate', 'mutate']))
-    .option('--config <file>', 'meshlock config (YAML or JSON)')
+    .option('-c, --config <file>', 'meshlock config (YAML or JSON)')
     .action(review);
 }

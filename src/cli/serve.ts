@@ -184,7 +184,7 @@ export function registerServe(program: Command): void {
     .option('--host <address>', 'address to listen on (default 0.0.0.0; 127.0.0.1 with --dev)')
     .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when the file changes')
     .option('--tls-key <file>', 'serving key (PEM); reloaded when the file changes')
-    .option('--config <file>', 'meshlock config (YAML or JSON); reloaded when the file changes')
+    .option('-c, --config <file>', 'meshlock config (YAML or JSON); reloaded when the file changes')
     .addOption(new Option('--metrics-port <port>', 'plain-HTTP Prometheus metrics port').default(9090).argParser(portNumber))
     .option('--metrics-host <address>', 'address for the metrics port (default: --host)')
     .option('--metrics-namespace-label', 'add a namespace label to meshlock_violations_total (unbounded cardinality)')

@@ -1,6 +1,8 @@
 // Loading cluster credentials: an explicit kubeconfig, $KUBECONFIG / ~/.kube/config, or the
 // in-cluster service account, with an optional context, as kubectl resolves them.
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 
 export interface KubeTarget {
@@ -13,6 +15,23 @@ export class KubeConfigError extends Error {
   readonly code = 'MESHLOCK_ERR_KUBECONFIG';
 }
 
+// The in-cluster service account token (client-node's SERVICEACCOUNT_TOKEN_PATH).
+const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * Why there is no kubeconfig to load, or undefined when there is one. Without this check client-node
+ * falls back to an unauthenticated http://localhost:8080 and the first request fails with a message
+ * about the connection, not the cause.
+ */
+function noKubeconfig(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = (env['KUBECONFIG'] ?? '').split(delimiter).filter(Boolean);
+  if (fromEnv.some((f) => existsSync(f))) return undefined;
+  if (fromEnv.length === 0 && existsSync(join(homedir(), '.kube', 'config'))) return undefined;
+  if (env['KUBERNETES_SERVICE_HOST'] && existsSync(SA_TOKEN)) return undefined;
+  const where = fromEnv.length > 0 ? `$KUBECONFIG (${fromEnv.join(delimiter)}) names no existing file` : `$KUBECONFIG is unset and ${join(homedir(), '.kube', 'config')} does not exist`;
+  return `no cluster to talk to: ${where}, and this is not a pod in a cluster. Pass --kubeconfig FILE (and --context NAME), or read a dump with -f FILE`;
+}
+
 export function loadKubeConfig(target: KubeTarget = {}): KubeConfig {
   const kc = new KubeConfig();
   try {
@@ -20,6 +39,8 @@ export function loadKubeConfig(target: KubeTarget = {}): KubeConfig {
       if (!existsSync(target.kubeconfig)) throw new KubeConfigError(`kubeconfig ${target.kubeconfig} does not exist`);
       kc.loadFromFile(target.kubeconfig);
     } else {
+      const missing = noKubeconfig();
+      if (missing) throw new KubeConfigError(missing);
       kc.loadFromDefault();
     }
   } catch (err) {
