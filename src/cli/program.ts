@@ -82,6 +82,8 @@ export async function run(argv: readonly string[], name: string, description: st
     await program.parseAsync(argv as string[]);
   } catch (err) {
     if (!(err instanceof CommanderError)) throw err;
-    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : EXIT_USAGE;
+    // Help asked for (--help, `help`, --version) is a success; help shown for a missing command is not.
+    const asked = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0);
+    process.exitCode = asked ? 0 : EXIT_USAGE;
   }
 }
