@@ -2,6 +2,7 @@
 // the cluster, not by requests, so a per-namespace label is safe), plus counters of the machinery.
 // Gauges are reset before each report is applied, so a namespace or rule that is gone disappears.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { expiryInstant } from '../config/index.js';
 import { mappedIds } from './controls.js';
 import type { AuditReport } from './model.js';
 
@@ -15,6 +16,9 @@ export class AuditMetrics {
   private readonly lastRun: Gauge;
   private readonly duration: Gauge;
   private readonly coverage: Gauge;
+  private readonly namespaceFindings: Gauge<'namespace'>;
+  private readonly exemptionExpiry: Gauge<'index' | 'namespace' | 'owner'>;
+  readonly interval: Gauge;
   readonly runs: Counter<'outcome'>;
   readonly watchErrors: Counter<'resource'>;
   readonly reportWrites: Counter<'outcome'>;
@@ -30,6 +34,9 @@ export class AuditMetrics {
     this.lastRun = new Gauge({ name: 'meshlock_audit_last_run_timestamp_seconds', help: 'When the last audit finished (Unix time)', registers: r });
     this.duration = new Gauge({ name: 'meshlock_audit_run_duration_seconds', help: 'How long the last audit took', registers: r });
     this.coverage = new Gauge({ name: 'meshlock_audit_coverage_ratio', help: 'Share of workloads effectively STRICT on every port (0 to 1)', registers: r });
+    this.namespaceFindings = new Gauge({ name: 'meshlock_audit_namespace_findings', help: 'Findings of the last audit per namespace', labelNames: ['namespace'], registers: r });
+    this.exemptionExpiry = new Gauge({ name: 'meshlock_audit_exemption_expiry_timestamp_seconds', help: 'When each configured exemption with an expiry date ends (Unix time)', labelNames: ['index', 'namespace', 'owner'], registers: r });
+    this.interval = new Gauge({ name: 'meshlock_audit_interval_seconds', help: 'The --interval the audit runs at, at least', registers: r });
     this.runs = new Counter({ name: 'meshlock_audit_runs_total', help: 'Audits run, by outcome (ok or error)', labelNames: ['outcome'], registers: r });
     this.watchErrors = new Counter({ name: 'meshlock_audit_watch_errors_total', help: 'Failed lists and watches, by resource', labelNames: ['resource'], registers: r });
     this.reportWrites = new Counter({ name: 'meshlock_audit_report_writes_total', help: 'PolicyReport writes, by outcome (created, replaced, deleted, error)', labelNames: ['outcome'], registers: r });
@@ -44,6 +51,13 @@ export class AuditMetrics {
       this.workloads.set({ namespace: n.namespace }, n.workloads);
       this.meshed.set({ namespace: n.namespace }, n.meshed);
       this.strict.set({ namespace: n.namespace }, n.strict);
+    }
+    this.namespaceFindings.reset();
+    for (const n of report.namespaces) this.namespaceFindings.set({ namespace: n.namespace }, n.findings);
+    this.exemptionExpiry.reset();
+    for (const e of report.exemptions) {
+      const at = expiryInstant(e.expires);
+      if (Number.isFinite(at)) this.exemptionExpiry.set({ index: String(e.index), namespace: e.namespace, owner: e.owner ?? '' }, at / 1000);
     }
     const counts = new Map<string, { rule: string; severity: string; n: number }>();
     for (const f of report.findings) {

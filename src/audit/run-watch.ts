@@ -35,6 +35,7 @@ export interface WatchAuditOptions {
 export async function watchAudit(opts: WatchAuditOptions): Promise<number> {
   const log = opts.logger ?? pino({ name: 'meshlock-audit' });
   const metrics = new AuditMetrics();
+  metrics.interval.set(opts.intervalMs / 1000);
   const live = new LiveAudit({
     kc: opts.kc,
     config: opts.config,
