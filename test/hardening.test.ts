@@ -261,3 +261,33 @@ t.test('decision logging: findings by default, all, none; metrics count every re
     t.match(text, 'meshlock_admission_requests_total{webhook="mutate",decision="allowed"} 1');
   }
 });
+
+t.test('a review with 100,000 labels and annotations is decided without enumerating them (work does not grow with the map)', async (t) => {
+  const { admit } = await import('../src/admission/index.js');
+  const { defaultConfig } = await import('../src/config/index.js');
+  let enumerations = 0;
+  const huge = (): Record<string, string> => {
+    const o = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`example.com/k${i}`, `v${i}`]));
+    return new Proxy(o, {
+      ownKeys: (target) => {
+        enumerations++;
+        return Reflect.ownKeys(target);
+      },
+    });
+  };
+  const objects = [
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop', labels: huge(), annotations: huge() }, spec: { containers: [{ name: 'a', image: 'a' }] } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: huge(), annotations: huge() } },
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace: 'shop', labels: huge() }, spec: { template: { metadata: { labels: huge(), annotations: huge() }, spec: { containers: [{ name: 'a', image: 'a' }] } } } },
+    { ...strictPa, metadata: { ...strictPa.metadata, labels: huge(), annotations: huge() } },
+  ];
+  for (const object of objects) {
+    for (const webhook of ['validate', 'mutate'] as const) {
+      const before = enumerations;
+      const body = reviewOf(object, { operation: 'UPDATE', oldObject: object });
+      const { review } = admit(webhook, body, { config: defaultConfig(), now: new Date() });
+      t.ok(review.response, `${object.kind} ${webhook}: answered`);
+      t.equal(enumerations - before, 0, `${object.kind} ${webhook}: labels and annotations looked up by key, never listed`);
+    }
+  }
+});
