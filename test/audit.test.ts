@@ -221,3 +221,67 @@ t.test('a namespace naming a revision no control plane serves is reported', asyn
   t.same(r.revisions.unserved, [{ namespace: 'b', revision: 'pidgeon' }]);
   t.ok(r.findings.some((f) => f.rule === 'install-revision-unserved' && f.name === 'b'));
 });
+
+t.test('a pod the object-selector webhooks inject but that has no proxy should have one: restart it, not "namespace not enrolled"', async (t) => {
+  const r = audit([
+    namespace('plain'),
+    MESH_STRICT,
+    ...deployment({ namespace: 'plain', name: 'labelled', podLabels: { 'sidecar.istio.io/inject': 'true' } }),
+    ...deployment({ namespace: 'plain', name: 'revved', podLabels: { 'istio.io/rev': 'default' } }),
+    ...deployment({ namespace: 'plain', name: 'annotated', podAnnotations: { 'sidecar.istio.io/inject': 'true' } }),
+  ]);
+  for (const name of ['labelled', 'revved']) {
+    const w = workload(r, 'plain', name);
+    t.equal(w.meshed, false, name);
+    t.match(w.reason, /^should have a proxy, restart it/, name);
+    t.notMatch(w.reason, /not enrolled/, name);
+    t.same([w.istio.injection.rule, w.istio.injection.injected], ['object-selector', true], `${name}: decided by the object selector`);
+  }
+  const a = workload(r, 'plain', 'annotated');
+  t.match(a.reason, /label sidecar.istio.io\/inject=true, not the annotation/, 'the object webhook reads labels only');
+  t.equal(a.istio.injection.injected, false);
+});
+
+t.test('an invalid sidecar.istio.io/inject value falls back to the namespace default: never reported as disabling injection', async (t) => {
+  const r = audit([
+    namespace('shop', ENABLED),
+    ...deployment({ namespace: 'shop', name: 'yes', podLabels: { 'sidecar.istio.io/inject': 'yes' } }),
+    ...deployment({ namespace: 'shop', name: 'no', podAnnotations: { 'sidecar.istio.io/inject': 'no' } }),
+  ]);
+  for (const name of ['yes', 'no']) {
+    const w = workload(r, 'shop', name);
+    t.equal(w.meshed, false, `${name}: no proxy`);
+    t.notMatch(w.reason, /disables/, name);
+    t.match(w.reason, /^should have a proxy, restart it: .*falls back to the default/, name);
+    t.equal(w.istio.injection.rule, 'invalid-value', name);
+  }
+  t.ok(r.findings.some((f) => f.rule === 'pod-injection-disabled' && f.name === 'yes'), 'the admission rule still refuses the value');
+});
+
+t.test('ztunnel never captures a pod with sidecar.istio.io/status or hostNetwork: not meshed, not STRICT', async (t) => {
+  const r = audit([
+    namespace('amb', { 'istio.io/dataplane-mode': 'ambient' }),
+    MESH_STRICT,
+    ...deployment({ namespace: 'amb', name: 'forged', podAnnotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } }),
+    ...deployment({ namespace: 'amb', name: 'host', hostNetwork: true }),
+    ...deployment({ namespace: 'amb', name: 'labelled-host', hostNetwork: true, podLabels: { 'istio.io/dataplane-mode': 'ambient' } }),
+    ...deployment({ namespace: 'amb', name: 'fine' }),
+  ]);
+  for (const [name, rule] of [['forged', 'sidecar-status'], ['host', 'hostNetwork'], ['labelled-host', 'hostNetwork']] as const) {
+    const w = workload(r, 'amb', name);
+    t.same([w.meshed, w.strict, w.effectiveMtls, w.istio.capture.rule, w.istio.capture.captured], [false, false, 'DISABLE', rule, false], name);
+  }
+  t.match(workload(r, 'amb', 'forged').reason, /sidecar.istio.io\/status/);
+  const fine = workload(r, 'amb', 'fine');
+  t.same([fine.meshed, fine.dataplane, fine.strict, fine.istio.capture.rule], [true, 'ambient', true, 'namespace-label']);
+  t.equal(r.summary.strict, 1, 'only the captured workload counts as STRICT');
+});
+
+t.test('each workload row names the Istio rule that decided injection and capture', async (t) => {
+  t.same(workload(report, 'mesh-only', 'a').istio.injection.rule, 'namespace-label');
+  t.same(workload(report, 'host', 'n').istio.injection.rule, 'hostNetwork');
+  t.same(workload(report, 'optout', 'o').istio.injection.rule, 'pod-label');
+  t.same(workload(report, 'ambient', 'h').istio.capture.rule, 'namespace-label');
+  t.same(workload(report, 'ambient', 'i').istio.capture.rule, 'pod-label');
+  t.match(workload(report, 'ambient', 'i').reason, /dataplane-mode=none/);
+});
