@@ -1,6 +1,6 @@
 export * from './types.js';
 export { validate, mutate, judge, violationsOf, familyOf, type Family } from './engine.js';
-export { inputFromObject, groupOf } from './input.js';
+export { engineInput, inputFromObject, groupOf, type InputParts } from './input.js';
 export { applyPatch, PatchError } from './patch.js';
 export { isSystemNamespace } from './scope.js';
 export * from './istio/index.js';
