@@ -72,7 +72,7 @@ t.test('the text and Markdown reports show the summary, the tables and the contr
     t.match(text, id);
     t.match(md, id);
   }
-  t.match(md, '| shop | Deployment | cart | 1 | yes (sidecar) | PERMISSIVE | 8080=PERMISSIVE |');
+  t.match(md, '| shop | Deployment | cart | 1 | yes (sidecar) | injection: namespace-label, capture: sidecar-status | PERMISSIVE | 8080=PERMISSIVE |');
 });
 
 t.test('the SARIF report has the required 2.1.0 shape with a location per finding', async (t) => {

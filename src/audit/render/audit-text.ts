@@ -1,7 +1,12 @@
 // The audit as text for a terminal, and as Markdown for a pull request or a wiki page.
 import { CONTROLS } from '../controls.js';
-import type { AuditReport } from '../model.js';
+import type { AuditReport, WorkloadRow } from '../model.js';
 import { paint } from './colour.js';
+
+/** Which of Istio's rules decided injection and ztunnel capture, in the words of Istio's code. */
+export function istioDecision(w: WorkloadRow): string {
+  return `injection: ${w.istio.injection.rule}, capture: ${w.istio.capture.rule}`;
+}
 
 function sourceLine(r: AuditReport): string {
   return `${r.source.type === 'cluster' ? 'cluster' : 'file'} ${r.source.name}${r.source.namespaces?.length ? ` (namespaces: ${r.source.namespaces.join(', ')})` : ''}, ${r.generatedAt}`;
@@ -26,7 +31,7 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push(p.bold('Workloads not effectively STRICT'));
     for (const w of weak) {
       const ports = Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', ');
-      out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.meshed ? w.effectiveMtls : `not meshed: ${w.reason ?? ''}`}${ports ? ` ports ${ports}` : ''}`);
+      out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.meshed ? w.effectiveMtls : `not meshed: ${w.reason ?? ''} [${istioDecision(w)}]`}${ports ? ` ports ${ports}` : ''}`);
     }
   }
   if (r.findings.length > 0) {
@@ -78,10 +83,10 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('');
   out.push('## Workloads');
   out.push('');
-  out.push('| namespace | kind | name | pods | meshed | effective mTLS | ports |');
-  out.push('|---|---|---|---:|---|---|---|');
+  out.push('| namespace | kind | name | pods | meshed | Istio decided by | effective mTLS | ports |');
+  out.push('|---|---|---|---:|---|---|---|---|');
   for (const w of r.workloads) {
-    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : `no: ${md(w.reason ?? '')}`} | ${w.effectiveMtls} | ${md(Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', '))} |`);
+    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : `no: ${md(w.reason ?? '')}`} | ${md(istioDecision(w))} | ${w.effectiveMtls} | ${md(Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', '))} |`);
   }
   out.push('');
   out.push('## Findings');

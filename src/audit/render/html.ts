@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { CONTROLS } from '../controls.js';
 import type { AuditReport, NamespaceRow } from '../model.js';
+import { istioDecision } from './audit-text.js';
 
 export function esc(s: string | number): string {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -92,13 +93,14 @@ ${chart(r.namespaces)}`);
   parts.push(
     table(
       'workloads',
-      ['namespace', 'kind', 'name', 'pods', 'meshed', 'effective mTLS', 'ports', 'policies'],
+      ['namespace', 'kind', 'name', 'pods', 'meshed', 'Istio decided by', 'effective mTLS', 'ports', 'policies'],
       r.workloads.map((w) => [
         esc(w.namespace),
         esc(w.kind),
         esc(w.name),
         esc(w.pods),
         w.meshed ? `<span class="ok">yes</span> (${esc(w.dataplane)})` : `<span class="error">no</span>: ${esc(w.reason ?? '')}`,
+        `<span title="${esc(`${w.istio.injection.because}; ${w.istio.capture.because}`)}">${esc(istioDecision(w))}</span>`,
         `<span class="${w.strict ? 'ok' : 'error'}">${esc(w.effectiveMtls)}</span>`,
         esc(Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', ')),
         esc(w.policies.join(', ')),
