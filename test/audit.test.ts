@@ -285,3 +285,15 @@ t.test('each workload row names the Istio rule that decided injection and captur
   t.same(workload(report, 'ambient', 'i').istio.capture.rule, 'pod-label');
   t.match(workload(report, 'ambient', 'i').reason, /dataplane-mode=none/);
 });
+
+t.test('the example dump examples/audit/istio-decisions.yaml reads as its comments say', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { parse } = await import('yaml');
+  const list = parse(readFileSync(new URL('../examples/audit/istio-decisions.yaml', import.meta.url), 'utf8')) as { items: Obj[] };
+  const r = audit(list.items);
+  const web = workload(r, 'plain', 'web');
+  t.match(web.reason, /^should have a proxy, restart it/);
+  t.ok(r.findings.some((f) => f.rule === 'workload-not-meshed' && f.name === 'web' && /rollout restart/.test(f.fix ?? '')), 'the fix says to restart it');
+  t.same([workload(r, 'shop', 'cart').meshed, workload(r, 'shop', 'cart').istio.injection.rule], [true, 'invalid-value']);
+  t.same([workload(r, 'amb', 'api').dataplane, workload(r, 'amb', 'agent').meshed, workload(r, 'amb', 'agent').istio.capture.rule], ['ambient', false, 'hostNetwork']);
+});

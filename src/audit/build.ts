@@ -158,7 +158,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   for (const w of workloads) {
     const base = { mode: 'audit', namespace: w.namespace, kind: w.kind, name: w.name };
     if (!w.meshed) {
-      findings.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: 'enrol the namespace and restart the pods, or remove what keeps them out', controls: controlsFor('workload-not-meshed') });
+      findings.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: w.istio.injection.injected === true ? 'restart its pods (kubectl rollout restart) so that the injector adds the proxy' : 'enrol the namespace and restart the pods, or remove what keeps them out', controls: controlsFor('workload-not-meshed') });
     } else if (!w.strict) {
       const ports = Object.entries(w.ports).map(([p, m]) => `${p}=${m}`).join(', ');
       findings.push({

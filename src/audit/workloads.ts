@@ -46,7 +46,7 @@ export function meshStatus(pod: KObj, ns: NamespaceFacts, servedRevisions: Reado
     if (rev !== undefined && rev !== 'default' && servedRevisions && servedRevisions.size > 0 && !servedRevisions.has(rev)) {
       return not(`${inj.because}, but no control plane serves revision ${rev}`);
     }
-    return not(`should have a proxy, restart it: ${inj.because}, but the pod has no ${PROXY_CONTAINER} container (created before that or while the injector was down)`);
+    return not(`should have a proxy, restart it: ${inj.because}, but the pod has no ${PROXY_CONTAINER} container (it was created before that, or while the injector was down)`);
   }
   // Not injected. When the pod or its namespace asks for ambient, ztunnel's decision is the one that
   // kept it out; otherwise the injector's.
