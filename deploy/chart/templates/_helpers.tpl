@@ -1,0 +1,94 @@
+{{/* Labels of every object: the same as deploy/ (kustomize adds part-of), plus commonLabels. */}}
+{{- define "meshlock.labels" -}}
+app.kubernetes.io/name: meshlock
+app.kubernetes.io/part-of: meshlock
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "meshlock.selectorLabels" -}}
+app.kubernetes.io/name: meshlock
+app.kubernetes.io/component: webhook
+{{- end -}}
+
+{{- define "meshlock.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the namespace and workload webhooks never see: POLICY.md's system namespaces, the
+     root namespace and meshlock's own (so its pods start while it is down). */}}
+{{- define "meshlock.excludedNamespaces" -}}
+{{- $ns := concat .Values.config.systemNamespaces (list .Values.config.rootNamespace .Release.Namespace) | uniq -}}
+[{{ join ", " $ns }}]
+{{- end -}}
+
+{{/* The config file: .Values.config with the mode (dry-run when .Values.dryRun). */}}
+{{- define "meshlock.config" -}}
+{{- $mode := ternary "dry-run" .Values.mode .Values.dryRun -}}
+{{- toYaml (merge (dict "mode" $mode) (deepCopy .Values.config)) -}}
+{{- end -}}
+
+{{- define "meshlock.webhookCommon" -}}
+failurePolicy: {{ .Values.webhook.failurePolicy }}
+matchPolicy: Equivalent
+sideEffects: None
+admissionReviewVersions: [v1, v1beta1]
+timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
+{{- end -}}
+
+{{- define "meshlock.clientConfig" -}}
+clientConfig:
+  service:
+    name: meshlock
+    namespace: {{ .root.Release.Namespace }}
+    path: {{ .path }}
+    port: 443
+{{- end -}}
+
+{{- define "meshlock.workloadRules" -}}
+rules:
+  - apiGroups: [""]
+    apiVersions: [v1]
+    resources: [pods, replicationcontrollers]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+  - apiGroups: [apps]
+    apiVersions: [v1]
+    resources: [deployments, statefulsets, daemonsets, replicasets]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+  - apiGroups: [batch]
+    apiVersions: [v1]
+    resources: [jobs, cronjobs]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+{{- end -}}
+
+{{- define "meshlock.namespaceRules" -}}
+rules:
+  - apiGroups: [""]
+    apiVersions: [v1]
+    resources: [namespaces]
+    operations: [CREATE, UPDATE]
+    scope: Cluster
+{{- end -}}
+
+{{- define "meshlock.namespaceSelector" -}}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ include "meshlock.excludedNamespaces" . }}
+{{- end -}}
+
+{{- define "meshlock.webhookAnnotations" -}}
+{{- if .Values.certManager.enabled }}
+annotations:
+  cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/meshlock-serving
+{{- end }}
+{{- end -}}
