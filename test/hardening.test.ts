@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { connect as netConnect, type Socket } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { DEFAULT_LIMITS, TLS_CIPHERS } from '../src/server/index.js';
+import { BodyBudget, DEFAULT_LIMITS, TLS_CIPHERS } from '../src/server/index.js';
 import { eventually, reviewOf, startTestServer, type TestServer } from './lib/server.js';
 
 const permissivePa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
@@ -123,7 +123,7 @@ t.test('bytes of bodies held at once are capped: past the budget a fast 503 with
   t.equal(busy.status, 503, 'a body that does not fit the budget is refused');
   t.equal(busy.headers['retry-after'], '1', 'with Retry-After');
   t.equal(busy.json()['code'], 'MESHLOCK_ERR_BUSY');
-  t.equal(busy.headers['connection'], 'close', 'and the connection closed (its body is not read)');
+  t.not(busy.headers['connection'], 'close', 'the rest of its body is read and dropped, so the client sees the answer, not a reset');
   const small = await s.post('/validate', reviewOf(permissivePa, { uid: 'small' }));
   t.equal(small.status, 200, 'a small review still fits');
   t.match(await s.metrics(), 'meshlock_admission_requests_total{webhook="validate",decision="busy"} 1');
@@ -143,6 +143,22 @@ t.test('bytes of bodies held at once are capped: past the budget a fast 503 with
   chunked.destroy();
   await eventually(async () => (await s.post('/validate', big)).status === 200);
   t.pass('and gives them back when it goes');
+});
+
+t.test('the body budget keeps a quarter for everyday reviews: stalled large bodies cannot take it', async (t) => {
+  const budget = new BodyBudget(64 * 1024 * 1024);
+  const large = 8 * 1024 * 1024;
+  let held = 0;
+  while (budget.tryTake(large)) held++;
+  t.equal(held, 6, 'six 8 MiB bodies fill the large share (48 MiB)');
+  t.ok(budget.tryTake(4096), 'a 4 KiB review still fits');
+  let small = 0;
+  while (budget.tryTake(512 * 1024)) small++;
+  t.equal(small, 31, 'the rest goes to bodies of 1 MiB or less');
+  t.ok(budget.inUse <= budget.capacity, 'never more than the whole budget');
+  budget.give(large);
+  t.notOk(budget.tryTake(1024 * 1024 + 1, 1024 * 1024 + 1), 'a large body does not take freed bytes while small ones fill past the large share');
+  t.ok(budget.tryTake(4096), 'a small one does');
 });
 
 t.test('connections are capped: past the cap a new connection is closed on arrival and counted', async (t) => {

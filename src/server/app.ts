@@ -30,14 +30,14 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
  */
 export const TIMEOUT_CHECK_INTERVAL_MS = 500;
 /**
- * Bytes of request bodies read at once, across connections. With the 8 MiB body limit that is eight
- * of the largest reviews together (the apiserver sends a few large ones at most); with the parse of
- * one of them and the process itself, the peak stays well under the Deployment's 256 MiB limit.
+ * Bytes of request bodies read at once, across connections: six of the largest reviews together (the
+ * apiserver sends a few large ones at most), and a quarter kept for everyday reviews (body.ts). The
+ * measured peaks (README, "Limits") stay under the Deployment's memory limit.
  */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /**
  * Connections open at once; more are closed as they arrive. The apiserver pools a few per replica
- * and per webhook; 2,000 idle TLS connections cost about 50 MiB (README, "Limits").
+ * and per webhook; 2,000 idle TLS connections cost about 130 MiB (README, "Limits").
  */
 export const DEFAULT_MAX_CONNECTIONS = 2_000;
 /** Retry-After on a 503, in seconds. */
@@ -258,7 +258,10 @@ export function buildApp(opts: AppOptions) {
     if (webhook) metrics.rejected(webhook, e.statusCode === 503 ? 'busy' : 'invalid');
     const url = bounded(request.url, NAME_LOG_MAX);
     if (e.statusCode === 503) {
-      reply.header('retry-after', String(BUSY_RETRY_AFTER_S)).header('connection', 'close');
+      // The rest of the body is read and dropped (nothing is held) rather than the connection closed
+      // under a client still writing it, which would see a reset instead of the 503 (fastify asks
+      // for the close on every parser error).
+      reply.removeHeader('connection').header('retry-after', String(BUSY_RETRY_AFTER_S));
       logger.warn({ code: e.code, url, bodyBytesInUse: budget.inUse }, 'request refused: body budget in use');
     } else if (e.statusCode >= 500) {
       // The message and the first frames of the stack: an error's message may quote its input.

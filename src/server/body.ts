@@ -8,18 +8,30 @@
 import type { IncomingMessage } from 'node:http';
 import { MeshlockHttpError, parseJsonBody } from '../admission/index.js';
 
-/** Bytes of request bodies held at once, across all connections. */
+/** A body larger than this is large: it may not take the budget's last quarter. */
+export const LARGE_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Bytes of request bodies held at once, across all connections. Large bodies (over 1 MiB) may fill
+ * only three quarters of it: the rest is kept for the reviews of everyday objects (a few KiB each),
+ * so clients that stall large bodies cannot starve them.
+ */
 export class BodyBudget {
   private held = 0;
+  private readonly largeCapacity: number;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number) {
+    this.largeCapacity = Math.floor(capacity * 0.75);
+  }
 
   get inUse(): number {
     return this.held;
   }
 
-  tryTake(bytes: number): boolean {
-    if (this.held + bytes > this.capacity) return false;
+  /** Reserves `bytes` more for a body that holds `total` bytes with them. */
+  tryTake(bytes: number, total = bytes): boolean {
+    const cap = total > LARGE_BODY_BYTES ? this.largeCapacity : this.capacity;
+    if (this.held + bytes > cap) return false;
     this.held += bytes;
     return true;
   }
@@ -79,7 +91,7 @@ export function budgetedJsonParser(limit: number, budget: BodyBudget): (request:
       if (received > reserved) {
         // A chunked body (or one longer than announced, refused at the end): reserve as it comes.
         const more = received - reserved;
-        if (!budget.tryTake(more)) {
+        if (!budget.tryTake(more, received)) {
           finish(new MeshlockHttpError('BUSY'));
           return;
         }
