@@ -74,11 +74,12 @@ await phase(`${opt.stalled} stalled 8 MiB bodies`, async () => {
       if (text.startsWith('HTTP/1.1 503')) outcomes.refused503++;
       else if (s.destroyed) outcomes.closed++;
       else outcomes.held++;
+      if (text && !text.startsWith('HTTP/1.1 503')) outcomes.other = text.split('\r\n')[0];
     }),
   );
   await sleep(4000);
   for (const s of sockets) s.destroy();
-  return `stalled clients: ${outcomes.held} held, ${outcomes.refused503} refused 503, ${outcomes.closed} closed`;
+  return `stalled clients: ${outcomes.held} held, ${outcomes.refused503} refused 503, ${outcomes.closed} closed${outcomes.other ? ` (${outcomes.other})` : ''}`;
 });
 
 await phase(`${opt.big} concurrent 7 MiB reviews`, async () => {

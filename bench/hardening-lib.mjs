@@ -135,7 +135,7 @@ export function startLoad(port, ca, mix, { rate = 200, connections = 16 } = {}) 
       (err) => {
         // Refused: nothing listened, so the request never reached a server (a client behind a
         // Service goes to another replica). Lost: a server had it and gave no answer.
-        if (err.code === 'ECONNREFUSED') t.refused++;
+        if (err.code === 'ECONNREFUSED' || err.code === 'UNSENT') t.refused++;
         else t.lost++;
         const k = err.code ?? err.message;
         t.errors[k] = (t.errors[k] ?? 0) + 1;
@@ -164,6 +164,11 @@ export function startLoad(port, ca, mix, { rate = 200, connections = 16 } = {}) 
     async stop() {
       stopped = true;
       clearInterval(timer);
+      // Requests still queued in the client for a free connection never left it: they are dropped
+      // here (counted as refused, not lost), as a client stops using an endpoint it was told is gone.
+      for (const queue of Object.values(agent.requests)) {
+        for (const req of [...(queue ?? [])]) req.destroy(Object.assign(new Error('not sent'), { code: 'UNSENT' }));
+      }
       await Promise.allSettled([...inFlight]);
       agent.destroy();
     },
