@@ -65,6 +65,8 @@ t.test('every usage error exits 2: unknown command, unknown flag, bad flag value
     [['config', 'validate', '-o', 'yaml', GOOD], /argument 'yaml' is invalid/],
     [['completion', 'tcsh'], /'tcsh' is invalid/],
     [['check', '-f', GOOD, '-c', join(dir, 'missing-config.yaml')], /missing-config\.yaml/],
+    // A failure of meshlock's own (here: the output cannot be written) is never exit 1, "would deny".
+    [['check', '-f', BAD, '--out', '/dev/null/x/report.txt'], /ENOTDIR|not a directory/],
   ];
   for (const [args, message] of cases) {
     const r = runCli('main', args);
@@ -72,6 +74,14 @@ t.test('every usage error exits 2: unknown command, unknown flag, bad flag value
     // Unreadable input is also in the text report on stdout; usage errors are on stderr.
     t.match(r.stdout + r.stderr, message, `meshlock ${args.join(' ')} says why`);
   }
+});
+
+t.test('check takes paths as arguments too (as pre-commit passes them), and --allow-empty accepts input without objects', async (t) => {
+  t.equal(runCli('main', ['check', GOOD, BAD]).code, 1);
+  t.equal(runCli('main', ['check', GOOD]).code, 0);
+  const other = file('other/values.yaml', 'a: 1\n');
+  t.equal(runCli('main', ['check', other]).code, 2);
+  t.equal(runCli('main', ['check', '--allow-empty', other]).code, 0);
 });
 
 t.test('input with no Kubernetes objects is bad usage, for check and audit alike', async (t) => {

@@ -1,6 +1,7 @@
 // `meshlock audit`: the mesh's mTLS posture from a live cluster or a dump, in every report format.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { collectFromCluster, collectFromFiles, type Collected } from '../audit/collect.js';
@@ -177,7 +178,10 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
   const text = renderAudit(report, flags.format, { colour, reportApi: flags.reportApi });
-  if (toFile) writeFileSync(flags.out as string, text);
+  if (toFile) {
+    mkdirSync(dirname(flags.out as string), { recursive: true });
+    writeFileSync(flags.out as string, text);
+  }
   else process.stdout.write(text);
   if (flags.applyReports) {
     if (!kc) {

@@ -1,5 +1,6 @@
 // `meshlock check`: manifests on disk (or stdin) through the engine as admission would see them.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkAll, checkExitCode } from '../audit/check.js';
 import { CHECK_FORMATS, renderCheck, type CheckFormat } from '../audit/render/check.js';
@@ -18,6 +19,8 @@ export interface CheckFlags {
   color?: boolean;
   /** false with --no-render: a kustomization folder is read file by file. */
   render?: boolean;
+  /** Input without Kubernetes objects is fine (a pre-commit hook given only other YAML files). */
+  allowEmpty?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -59,7 +62,7 @@ export function runCheck(flags: CheckFlags): number {
   const now = new Date();
   const sources = readManifests(flags.file, { fast: true, ...(flags.render === false ? {} : { render: (dir: string) => renderKustomization(dir) }) });
   printSkipped('check', sources);
-  if (sources.objects.length === 0 && sources.errors.length === 0) {
+  if (sources.objects.length === 0 && sources.errors.length === 0 && !flags.allowEmpty) {
     process.stderr.write(`meshlock check: no Kubernetes objects in ${flags.file.join(', ')}: nothing was checked\n`);
     return EXIT_USAGE;
   }
@@ -67,7 +70,10 @@ export function runCheck(flags: CheckFlags): number {
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
   const text = renderCheck(report, flags.output, { colour, now });
-  if (toFile) writeFileSync(flags.out as string, text);
+  if (toFile) {
+    mkdirSync(dirname(flags.out as string), { recursive: true });
+    writeFileSync(flags.out as string, text);
+  }
   else process.stdout.write(text);
   // Errors always reach stderr too, so a JSON or SARIF consumer on stdout still sees the file and line.
   if (flags.output !== 'text' || toFile) for (const e of report.errors) process.stderr.write(`meshlock check: ${e.file}:${e.line}: ${e.message}\n`);
@@ -84,11 +90,13 @@ export function registerCheck(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace for objects that name none', 'default')
     .option('--no-mutate', 'validate objects as written, without the mutating webhook')
     .option('--out <file>', 'write the output to a file instead of stdout')
+    .argument('[paths...]', 'the same as -f for each: files or folders (as pre-commit passes them)')
+    .option('--allow-empty', 'exit 0 when the input holds no Kubernetes objects (default: exit 2, nothing was checked)')
     .option('--no-render', 'read a folder with a kustomization file by file instead of rendering it with kubectl kustomize')
     .option('--no-color', 'never colour the text output')
-    .action((opts: CheckFlags & { color: boolean }) => {
+    .action((paths: string[], opts: CheckFlags & { color: boolean }) => {
       // commander sets color=true by default for --no-color; only an explicit flag forces it off.
-      const flags: CheckFlags = { ...opts, color: opts.color === false ? false : undefined } as CheckFlags;
+      const flags: CheckFlags = { ...opts, file: [...opts.file, ...paths], color: opts.color === false ? false : undefined } as CheckFlags;
       process.exitCode = runCheck(flags);
     });
 }

@@ -81,7 +81,13 @@ export async function run(argv: readonly string[], name: string, description: st
   try {
     await program.parseAsync(argv as string[]);
   } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
+    if (!(err instanceof CommanderError)) {
+      // Never exit 1 on a failure of our own: CI reads 1 as "would deny".
+      const e = err as Error;
+      process.stderr.write(`${name}: ${process.env['MESHLOCK_DEBUG'] ? (e.stack ?? e.message) : (e.message ?? String(err))}\n`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
     // Help asked for (--help, `help`, --version) is a success; help shown for a missing command is not.
     const asked = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0);
     process.exitCode = asked ? 0 : EXIT_USAGE;
