@@ -198,8 +198,8 @@ t.test('every corpus object is decided as EXPECTATIONS.md says', async (t) => {
             }
           } else {
             const labelsPath = podLabelsPath(input.kind);
-            t.same(m.patch.at(-1), { op: 'add', path: `${labelsPath}/sidecar.istio.io~1inject`, value: 'true' }, `${label}: adds label sidecar.istio.io/inject: "true"`);
-            t.same(m.patch.slice(0, -1).map((op) => op.op), m.patch.slice(0, -1).map(() => 'add'), `${label}: only adds`);
+            t.ok(m.patch.some((op) => op.op === 'add' && op.path === `${labelsPath}/sidecar.istio.io~1inject` && op.value === 'true'), `${label}: adds label sidecar.istio.io/inject: "true"`);
+            t.same(m.patch.map((op) => op.op), m.patch.map(() => 'add'), `${label}: only adds`);
           }
           t.same(mutate({ ...input, object: patched }, ctx).patch, [], `${label}: a second mutation yields no patch`);
           if (e.allowedAfterMutation) t.ok(validate({ ...input, object: patched }, ctx).allowed, `${label}: allowed once mutated`);

@@ -108,7 +108,7 @@ const podKinds = Object.keys(POD_TEMPLATE_PATHS).map((k) => {
   const [group = '', kind = ''] = k.split('/');
   return { group, kind, resource: `${kind.toLowerCase()}s` };
 });
-const FAMILY_OF_PREFIX: Record<string, string> = { pa: 'PeerAuthentication', dr: 'DestinationRule', ns: 'Namespace', pod: 'pod templates' };
+const FAMILY_OF_PREFIX: Record<string, string> = { pa: 'PeerAuthentication', dr: 'DestinationRule', ns: 'Namespace', pod: 'pod templates', job: 'Job and CronJob templates, Job-owned pods' };
 
 t.test('every rule of POLICY.md belongs to an object family a webhook reviews', async (t) => {
   for (const id of [...RULE_IDS, ...MUTATION_IDS]) {
@@ -141,13 +141,26 @@ t.test('DestinationRule CREATE and UPDATE are validated in every namespace, v1al
   }
 });
 
-t.test('namespaces, pods and every pod-template kind are validated and mutated on CREATE and UPDATE', async (t) => {
+t.test('namespaces, pods and every pod-template kind are validated on CREATE and UPDATE; pods are mutated on CREATE only', async (t) => {
   const targets = [{ group: '', kind: 'Namespace', resource: 'namespaces' }, ...podKinds];
   for (const { group, kind, resource } of targets) {
     for (const op of ['CREATE', 'UPDATE']) {
       t.equal(reviewing(validating, group, resource, op, 'v1').length, 1, `${kind} ${op} validated`);
-      t.equal(reviewing(mutating, group, resource, op, 'v1').length, 1, `${kind} ${op} mutated`);
+      // POLICY.md: a pod is mutated on CREATE only; a running or terminating pod is never patched.
+      const mutated = kind === 'Pod' && op === 'UPDATE' ? 0 : 1;
+      t.equal(reviewing(mutating, group, resource, op, 'v1').length, mutated, `${kind} ${op} ${mutated ? '' : 'not '}mutated`);
     }
+  }
+});
+
+t.test('the mutating workload webhook leaves ambient namespaces out; the validating ones do not', async (t) => {
+  const ambient = { 'kubernetes.io/metadata.name': 'team-a', 'istio.io/dataplane-mode': 'ambient' };
+  for (const w of mutating.filter((x) => (x.rules as Rule[]).some((r) => r.resources.includes('pods')))) {
+    t.notOk(selects(w.namespaceSelector, ambient), `${w.configuration}/${w.name} skips an ambient namespace`);
+    t.ok(selects(w.namespaceSelector, { ...ambient, 'istio.io/dataplane-mode': 'none' }), 'any other dataplane value is mutated');
+  }
+  for (const w of validating.filter((x) => (x.rules as Rule[]).some((r) => r.resources.includes('pods')))) {
+    t.ok(selects(w.namespaceSelector, ambient), `${w.configuration}/${w.name} still validates an ambient namespace`);
   }
 });
 
@@ -181,7 +194,10 @@ for (const [variant, objs] of rendered) {
       }
       t.ok(selects(w.namespaceSelector, {}), 'a namespace without the name label (generateName at admission) is reviewed');
       const keys = [...Object.keys(w.namespaceSelector?.matchLabels ?? {}), ...(w.namespaceSelector?.matchExpressions ?? []).map((e: Any) => e.key)];
-      t.same(keys, ['kubernetes.io/metadata.name'], 'selected by the immutable name label only');
+      // The only other key: the mutating workload webhook leaves ambient namespaces out, which only
+      // moves a namespace to ztunnel's mTLS (the validating webhooks still review it).
+      const mutatesPods = w.configuration === '00-meshlock' && (w.rules as Rule[]).some((r) => r.resources.includes('pods'));
+      t.same(keys, mutatesPods ? ['kubernetes.io/metadata.name', 'istio.io/dataplane-mode'] : ['kubernetes.io/metadata.name'], 'selected by the immutable name label (and ambient mode for pod mutation)');
       t.equal(w.objectSelector, undefined, 'no objectSelector: the requester controls object labels');
     }
   });

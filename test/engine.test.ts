@@ -5,11 +5,11 @@ import t, { type Test } from 'tap';
 import { readdirSync } from 'node:fs';
 import { MUTATION_IDS, RULE_IDS } from '../src/config/index.js';
 import { applyPatch, mutate, validate, WARNING_MAX, type EngineContext } from '../src/policy/index.js';
-import { CASES_DIR, loadCases, type GoldenCase } from './lib/cases.js';
+import { CASES_DIR, loadCases, warningRule, type GoldenCase } from './lib/cases.js';
 
 const cases = loadCases();
 const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
-const ruleOfWarning = (w: string): string => w.slice(0, w.indexOf(':'));
+const ruleOfWarning = (w: string): string => warningRule(w).rule;
 
 function run(t: Test, c: GoldenCase): void {
   const ctx: EngineContext = { config: c.config, now: c.now };
@@ -20,10 +20,13 @@ function run(t: Test, c: GoldenCase): void {
   t.same(sorted(v.warnings.map(ruleOfWarning)), e.warned, 'rules returned as warnings');
   t.same(sorted(v.findings.filter((f) => f.mode === 'dry-run').map((f) => f.rule)), e.dryRun, 'rules only recorded (dry-run)');
   t.same(sorted(v.exempted.map((x) => x.rule)), e.exempted, 'rules lifted by an exemption');
+  t.same(sorted(v.findings.filter((f) => f.preExisting).map((f) => f.rule)), e.preExisting, 'violations oldObject already had (ratcheting)');
+  t.same(sorted(v.warnings.filter((w) => warningRule(w).preExisting).map(ruleOfWarning)), sorted(v.findings.filter((f) => f.preExisting && f.mode !== 'dry-run').map((f) => f.rule)), 'a pre-existing violation is warned as `<rule id> (pre-existing): ...`');
+  for (const f of v.findings) if (f.preExisting) t.notOk(f.denies, `pre-existing ${f.rule} never denies`);
   t.same(sorted(v.findings.filter((f) => f.expiredExemption).map((f) => f.rule)), e.expiredExemption, 'findings naming an expired exemption');
   for (const w of v.warnings) {
     t.ok(w.length <= WARNING_MAX, `warning within ${WARNING_MAX} characters: ${w}`);
-    t.match(w, /^[a-z-]+: /, 'a warning starts with the rule id');
+    t.match(w, /^[a-z-]+( \(pre-existing\))?: /, 'a warning starts with the rule id');
     t.ok(v.findings.some((f) => f.rule === ruleOfWarning(w)), 'a warning names a finding');
   }
   for (const f of v.findings) {

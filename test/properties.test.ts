@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { parseConfigText, resolveConfig, type ResolvedConfig } from '../src/config/index.js';
-import { applyPatch, mutate, validate, WARNING_MAX, type EngineInput, type Operation, type ValidationResult } from '../src/policy/index.js';
+import { applyPatch, mutate, validate, violationsOf, WARNING_MAX, type EngineInput, type Operation, type ValidationResult } from '../src/policy/index.js';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const RUNS = { numRuns: 300 };
@@ -122,7 +122,7 @@ function inputOf(obj: { apiVersion: string; kind: string }, namespace: string, o
 
 function wellFormed(v: ValidationResult): boolean {
   if (v.allowed !== (v.findings.filter((f) => f.denies).length === 0)) return false;
-  if (v.warnings.some((w) => w.length > WARNING_MAX || !/^[a-z-]+: /.test(w))) return false;
+  if (v.warnings.some((w) => w.length > WARNING_MAX || !/^[a-z-]+( \(pre-existing\))?: /.test(w))) return false;
   if (!v.allowed && !(v.message ?? '').startsWith('meshlock denied ')) return false;
   return v.findings.every((f) => f.severity === 'error' || !f.denies);
 }
@@ -229,4 +229,61 @@ t.test('a namespace whose istio-injection is anything but enabled, without rev o
     RUNS,
   );
   t.pass('always denied by ns-injection-disabled and never overwritten');
+});
+
+/**
+ * An UPDATE's new object made of old's fields and another object's, chosen key by key at every
+ * depth: most pairs share most fields, as real updates do, and some change exactly one.
+ */
+function mix(a: unknown, b: unknown, picks: readonly boolean[], at = { i: 0 }): unknown {
+  const pick = (): boolean => picks[at.i++ % picks.length] ?? false;
+  const isRec = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isRec(a) && isRec(b)) {
+    const out: Record<string, unknown> = {};
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const v = mix(a[k], b[k], picks, at);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  return pick() ? b : a;
+}
+
+const sameFamily = fc.oneof(
+  fc.tuple(podObject, podObject),
+  fc.tuple(workloadObject, workloadObject).filter(([a, b]) => a.kind === b.kind),
+  fc.tuple(namespaceObject, namespaceObject),
+  fc.tuple(paObject, paObject),
+  fc.tuple(drObject, drObject),
+);
+
+t.test('ratcheting never allows an UPDATE that introduces a violation absent from oldObject', async (t) => {
+  let introduced = 0;
+  let kept = 0;
+  fc.assert(
+    fc.property(sameFamily, fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), fc.constantFrom('shop', 'team-a', 'istio-system'), ([old, other], picks, ns) => {
+      const object = mix(old, other, picks) as { apiVersion: string; kind: string };
+      const ctx = { config: DEFAULT, now: NOW };
+      const input: EngineInput = { ...inputOf(old, ns, 'UPDATE'), object, oldObject: old };
+      const before = violationsOf({ ...inputOf(old, ns, 'CREATE') }, ctx);
+      const v = validate(input, ctx);
+      if (!wellFormed(v)) return false;
+      for (const f of v.findings) {
+        if (f.preExisting) {
+          kept++;
+          // Allowed only because oldObject had this very violation.
+          if (!before.some((b) => b.rule === f.rule && b.path === f.path && b.message === f.message)) return false;
+        }
+        const fresh = !before.some((b) => b.rule === f.rule && b.path === f.path);
+        if (fresh && f.severity === 'error') {
+          introduced++;
+          if (!f.denies || v.allowed) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 1500 },
+  );
+  t.ok(introduced > 50, `generated updates introduced violations (${introduced}), each denied`);
+  t.ok(kept > 50, `generated updates kept violations (${kept}), each one oldObject had`);
 });

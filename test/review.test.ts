@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { admissionReview, loadCases, type GoldenCase } from './lib/cases.js';
+import { admissionReview, loadCases, warningRule, type GoldenCase } from './lib/cases.js';
 import { makePki, REPO_ROOT, spawnCli, startTestServer, tempDir } from './lib/server.js';
 
 interface Resp {
@@ -65,7 +65,9 @@ function check(t: Test, c: GoldenCase, v: Resp, m: Resp, via: string): void {
     t.same(denied, e.denied, `${via}: rules that deny`);
     if (e.message !== undefined) t.equal(v.status?.message, e.message, `${via}: exact denial message`);
   }
-  t.same(sorted((v.warnings ?? []).map((w) => w.slice(0, w.indexOf(':')))), e.warned, `${via}: warnings`);
+  t.same(sorted((v.warnings ?? []).map((w) => warningRule(w).rule)), e.warned, `${via}: warnings`);
+  const pre = sorted((v.warnings ?? []).filter((w) => warningRule(w).preExisting).map((w) => warningRule(w).rule));
+  if (e.dryRun.length === 0) t.same(pre, e.preExisting, `${via}: pre-existing violations warned as such`);
   const patch = m.patch === undefined ? [] : (JSON.parse(Buffer.from(m.patch, 'base64').toString('utf8')) as unknown[]);
   t.same(patch, e.patch, `${via}: patch`);
   t.equal(m.patchType, e.patch.length > 0 ? 'JSONPatch' : undefined, `${via}: patchType only with a patch`);

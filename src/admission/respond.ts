@@ -9,6 +9,7 @@ export const AUDIT_KEYS = Object.freeze({
   violations: 'violations',
   mode: 'mode',
   exempted: 'exempted',
+  preExisting: 'preexisting',
   mutations: 'mutations',
 });
 
@@ -34,6 +35,9 @@ export function validateResponse(uid: string, result: ValidationResult): Admissi
     if (result.findings.length > 0) {
       a[AUDIT_KEYS.violations] = result.findings.map((f) => f.rule).join(',');
       a[AUDIT_KEYS.mode] = modes(result.findings);
+      const kept = result.findings.filter((f) => f.preExisting === true);
+      // Violations an UPDATE kept from oldObject (ratcheting): allowed, but the cluster's audit log keeps them.
+      if (kept.length > 0) a[AUDIT_KEYS.preExisting] = kept.map((f) => f.rule).join(',');
     }
     if (result.exempted.length > 0) a[AUDIT_KEYS.exempted] = result.exempted.map((e) => e.rule).join(',');
     response.auditAnnotations = a;

@@ -23,7 +23,8 @@ export interface DecisionRecord {
   /** Mode per rule, `rule=mode`, aligned with `rules`. */
   readonly modes: readonly string[];
   readonly dryRun: boolean;
-  readonly findings: readonly { readonly rule: string; readonly mode: string }[];
+  /** `preExisting`: an UPDATE kept this violation from oldObject (ratcheting), so it did not deny. */
+  readonly findings: readonly { readonly rule: string; readonly mode: string; readonly preExisting?: boolean }[];
   readonly mutations: readonly { readonly id: string; readonly mode: string; readonly applied: boolean }[];
   /** dry-run: the patch operations meshlock would have returned (POLICY.md: the would-be patch is logged). */
   readonly wouldPatch?: readonly PatchOp[];
@@ -66,7 +67,7 @@ export function admit(webhook: Webhook, body: unknown, ctx: EngineContext): Admi
   try {
     if (webhook === 'validate') {
       const result = validate(input, ctx);
-      const findings = result.findings.map((f) => ({ rule: f.rule, mode: f.mode }));
+      const findings = result.findings.map((f) => ({ rule: f.rule, mode: f.mode, preExisting: f.preExisting === true }));
       return {
         review: wrap(apiVersion, validateResponse(request.uid, result)),
         record: {

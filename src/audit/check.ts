@@ -1,4 +1,5 @@
-// The offline check: each object is treated as a CREATE, mutated first and validated after, exactly
+// The offline check: each object is treated as a CREATE (an UPDATE when `--old` holds it as it is
+// now), mutated first and validated after, exactly
 // as admission would run the mutating then the validating webhook (POLICY.md "Mutations"). Pure:
 // no rule is re-implemented here, only the engine's two calls chained.
 import { applyPatch, familyOf, inputFromObject, mutate, validate, type EngineContext, type Finding, type MutationOutcome, type PatchOp } from '../policy/index.js';
@@ -14,6 +15,8 @@ export interface CheckedObject {
   readonly apiVersion: string;
   readonly namespace: string;
   readonly name: string;
+  /** UPDATE when `--old` held the object as it is now (judged with ratcheting), else CREATE. */
+  readonly operation: 'CREATE' | 'UPDATE';
   /** deny: the validating webhook would refuse it; warn: allowed with findings; allow: clean. */
   readonly decision: Decision;
   /** Rule ids of every finding, in engine order, without repeats. */
@@ -38,6 +41,40 @@ export interface CheckOptions {
   readonly namespace: string;
   /** Validate the objects as written, as the validating webhook alone would see them. */
   readonly noMutate?: boolean;
+  /**
+   * The objects as they are now (e.g. `kubectl get -o yaml`), by objectKey. A manifest naming one of
+   * them is checked as an UPDATE of it, as `kubectl apply` would send it: ratcheting applies.
+   */
+  readonly old?: ReadonlyMap<string, unknown>;
+  /**
+   * Labels of the Namespace objects in the input, by name: pods and templates of an ambient namespace
+   * get no injection label, as the mutating webhook's namespaceSelector leaves them out.
+   */
+  readonly namespaceLabels?: ReadonlyMap<string, ReadonlyMap<string, unknown>>;
+}
+
+/** Labels of every Namespace object among `objects` (a later one wins, as a later apply would). */
+export function indexNamespaceLabels(objects: readonly SourceObject[]): Map<string, ReadonlyMap<string, unknown>> {
+  const m = new Map<string, ReadonlyMap<string, unknown>>();
+  for (const o of objects) {
+    const input = inputFromObject(o.object);
+    if (input.group !== '' || input.kind !== 'Namespace' || input.name === '') continue;
+    const labels = (input.object as { metadata?: { labels?: unknown } }).metadata?.labels;
+    m.set(input.name, new Map(typeof labels === 'object' && labels !== null && !Array.isArray(labels) ? Object.entries(labels) : []));
+  }
+  return m;
+}
+
+/** `group/Kind/namespace/name` of an object, as the engine input names it. */
+export function objectKey(input: { group: string; kind: string; namespace: string; name: string }): string {
+  return `${input.group}/${input.kind}/${input.namespace}/${input.name}`;
+}
+
+/** Indexes the objects of `--old` for checkObject. */
+export function indexOld(objects: readonly SourceObject[], namespace: string): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  for (const o of objects) m.set(objectKey(inputFromObject(o.object, namespace)), o.object);
+  return m;
 }
 
 function text(v: unknown): string {
@@ -45,7 +82,11 @@ function text(v: unknown): string {
 }
 
 export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOptions): CheckedObject {
-  const input = inputFromObject(src.object, opts.namespace, 'CREATE');
+  const created = inputFromObject(src.object, opts.namespace, 'CREATE');
+  const old = opts.old?.get(objectKey(created));
+  const nsLabels = opts.namespaceLabels?.get(created.namespace);
+  const known = nsLabels === undefined ? created : { ...created, namespaceLabels: nsLabels };
+  const input = old === undefined ? known : { ...known, operation: 'UPDATE' as const, oldObject: old };
   const mutation = opts.noMutate ? { patch: [], mutations: [], exempted: [] } : mutate(input, ctx);
   // The mutating webhook's patch is applied before the validating webhook sees the object.
   const mutated = mutation.patch.length > 0 ? { ...input, object: applyPatch(input.object, mutation.patch) } : input;
@@ -60,6 +101,7 @@ export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOp
     apiVersion: text((src.object as Record<string, unknown>)['apiVersion']),
     namespace: input.namespace,
     name: input.name,
+    operation: input.operation === 'UPDATE' ? 'UPDATE' : 'CREATE',
     decision,
     rules,
     checked: familyOf(input.group, input.kind) !== undefined,
@@ -72,7 +114,8 @@ export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOp
 }
 
 export function checkAll(objects: readonly SourceObject[], errors: readonly SourceError[], ctx: EngineContext, opts: CheckOptions): CheckReport {
-  const results = objects.map((o) => checkObject(o, ctx, opts));
+  const withNamespaces = opts.namespaceLabels ? opts : { ...opts, namespaceLabels: indexNamespaceLabels(objects) };
+  const results = objects.map((o) => checkObject(o, ctx, withNamespaces));
   return {
     results,
     errors: [...errors],

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkAll, checkExitCode } from '../audit/check.js';
+import { checkAll, checkExitCode, indexOld } from '../audit/check.js';
 import { CHECK_FORMATS, renderCheck, type CheckFormat } from '../audit/render/check.js';
 import { readManifests, type SourceSet } from '../audit/sources.js';
 import { ConfigError, defaultConfig, loadConfigFile, type ResolvedConfig } from '../config/index.js';
@@ -11,6 +11,7 @@ import { EXIT_USAGE } from './exit.js';
 
 export interface CheckFlags {
   file: string[];
+  old: string[];
   config?: string;
   output: CheckFormat;
   namespace: string;
@@ -66,7 +67,10 @@ export function runCheck(flags: CheckFlags): number {
     process.stderr.write(`meshlock check: no Kubernetes objects in ${flags.file.join(', ')}: nothing was checked\n`);
     return EXIT_USAGE;
   }
-  const report = checkAll(sources.objects, sources.errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate });
+  const current = flags.old.length > 0 ? readManifests(flags.old, { fast: true }) : undefined;
+  const errors = [...sources.errors, ...(current?.errors ?? [])];
+  const old = current ? indexOld(current.objects, flags.namespace) : undefined;
+  const report = checkAll(sources.objects, errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate, ...(old ? { old } : {}) });
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
   const text = renderCheck(report, flags.output, { colour, now });
@@ -85,6 +89,7 @@ export function registerCheck(program: Command): void {
     .command('check')
     .description('check manifests as admission would: mutations applied, then every rule (exit 0 allowed, 1 denied, 2 unreadable or no objects)')
     .option('-f, --file <path>', 'file, folder (recursive .yaml/.yml/.json; a kustomization is rendered) or - for stdin; repeatable', collect, [])
+    .option('--old <path>', 'the objects as they are now (kubectl get -o yaml); a manifest naming one is checked as an UPDATE of it, with ratcheting; repeatable', collect, [])
     .option('-c, --config <file>', 'meshlock config file (YAML or JSON)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(CHECK_FORMATS as string[]).default('text'))
     .option('-n, --namespace <ns>', 'namespace for objects that name none', 'default')

@@ -22,6 +22,10 @@ export interface ResolvedConfig {
   readonly rootNamespace: string;
   readonly clusterDomain: string;
   readonly meshlockNamespace: string;
+  /** Ratcheting UPDATEs: deny only what an UPDATE introduces. */
+  readonly ratchet: boolean;
+  /** Mutation job-native-sidecar is on. */
+  readonly nativeSidecarForJobs: boolean;
   /** Configured system namespaces plus the root namespace and meshlock's own. */
   readonly systemNamespaces: ReadonlySet<string>;
   readonly rules: Readonly<Partial<Record<RuleId | MutationId, Mode>>>;
@@ -80,6 +84,8 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
     rootNamespace,
     clusterDomain: file.clusterDomain ?? 'cluster.local',
     meshlockNamespace,
+    ratchet: file.ratchet ?? true,
+    nativeSidecarForJobs: file.nativeSidecarForJobs ?? true,
     systemNamespaces: system,
     // Null-prototype maps: a namespace named `constructor` (a valid Kubernetes name) must not read
     // Object.prototype.constructor as its mode.

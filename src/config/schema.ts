@@ -27,7 +27,7 @@ export const RULE_IDS = [
 ] as const;
 
 /** The mutations of POLICY.md. They share the rule-id namespace for modes and exemptions. */
-export const MUTATION_IDS = ['ns-injection-label', 'pod-injection-label'] as const;
+export const MUTATION_IDS = ['ns-injection-label', 'pod-injection-label', 'job-native-sidecar'] as const;
 
 export type RuleId = (typeof RULE_IDS)[number];
 export type MutationId = (typeof MUTATION_IDS)[number];
@@ -81,6 +81,10 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     namespaces: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModeSchema)),
+    /** An UPDATE is denied only for what it introduces (POLICY.md "UPDATE: ratcheting"). false judges every UPDATE whole. */
+    ratchet: Type.Optional(Type.Boolean()),
+    /** Jobs, CronJobs and Job-owned pods get `sidecar.istio.io/nativeSidecar: "true"` (mutation job-native-sidecar). */
+    nativeSidecarForJobs: Type.Optional(Type.Boolean()),
     exemptions: Type.Optional(Type.Array(ExemptionSchema)),
   },
   { additionalProperties: false },

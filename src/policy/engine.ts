@@ -5,7 +5,10 @@ import { denialMessage, warningText } from './messages.js';
 import { checkNamespace, mutateNamespace } from './namespace.js';
 import { field, isObj, show } from './object.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
-import { checkPodLike, locateTemplate, mutatePodLike, POD_TEMPLATE_PATHS } from './pod.js';
+import { workloadMutations } from './mutations.js';
+import { applyPatch } from './patch.js';
+import { checkPodLike, locateTemplate, POD_TEMPLATE_PATHS } from './pod.js';
+import { at, preExisting } from './ratchet.js';
 import { isSystemNamespace } from './scope.js';
 import type {
   EngineContext,
@@ -75,13 +78,16 @@ export function violationsOf(input: EngineInput, ctx: EngineContext): Violation[
   }
 }
 
-/** Applies exemptions and modes to raw violations: what is enforced, warned, or only recorded. */
-export function judge(input: EngineInput, ctx: EngineContext, violations: readonly Violation[]): ValidationResult {
+/**
+ * Applies exemptions and modes to raw violations: what is enforced, warned, or only recorded.
+ * `preExisting[i]` marks violations an UPDATE kept from oldObject (ratcheting): they never deny.
+ */
+export function judge(input: EngineInput, ctx: EngineContext, violations: readonly Violation[], preExisting: readonly boolean[] = []): ValidationResult {
   const now = ctx.now.getTime();
   const findings: Finding[] = [];
   const exempted: ExemptedViolation[] = [];
   const t = target(input);
-  for (const v of violations) {
+  for (const [i, v] of violations.entries()) {
     const matches = ctx.config.exemptionsFor(v.rule, t, now);
     const active = matches.find((m) => !m.expired);
     if (active) {
@@ -90,12 +96,14 @@ export function judge(input: EngineInput, ctx: EngineContext, violations: readon
     }
     const mode = ctx.config.modeFor(v.rule, input.namespace);
     const expired = matches[0]?.exemption;
+    const kept = preExisting[i] === true;
     findings.push({
       ...v,
       mode,
-      // Warning-severity rules never deny.
-      denies: mode === 'enforce' && v.severity === 'error',
+      // Warning-severity rules never deny, nor does a violation the UPDATE did not introduce.
+      denies: mode === 'enforce' && v.severity === 'error' && !kept,
       ...(expired ? { expiredExemption: expired } : {}),
+      ...(kept ? { preExisting: true } : {}),
     });
   }
   const denied = findings.filter((f) => f.denies);
@@ -112,33 +120,62 @@ export function judge(input: EngineInput, ctx: EngineContext, violations: readon
   };
 }
 
-/** The validating decision. */
+/**
+ * The validating decision. A CREATE is judged whole; an UPDATE (with `ratchet`, the default) is
+ * denied only for what it introduces: oldObject's own violations are computed the same way and
+ * those the update keeps, in fields it leaves alone, are allowed with a warning (POLICY.md).
+ */
 export function validate(input: EngineInput, ctx: EngineContext): ValidationResult {
-  return judge(input, ctx, violationsOf(input, ctx));
+  const violations = violationsOf(input, ctx);
+  if (input.operation !== 'UPDATE' || !ctx.config.ratchet || violations.length === 0 || !isObj(input.oldObject) || !isObj(input.object)) {
+    return judge(input, ctx, violations);
+  }
+  const { oldObject, ...rest } = input;
+  const before = violationsOf({ ...rest, object: oldObject }, ctx);
+  return judge(input, ctx, violations, preExisting(violations, before, oldObject, input.object));
 }
 
-/** The mutating decision: JSON Patch operations of every mutation that applies. */
+/** The mutating decision: JSON Patch operations of every mutation that applies, in order. */
 export function mutate(input: EngineInput, ctx: EngineContext): MutationResult {
   const family = familyOf(input.group, input.kind);
-  if (family !== 'namespace' && family !== 'pod') return { patch: [], mutations: [], exempted: [] };
-  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return { patch: [], mutations: [], exempted: [] };
-  if (!isObj(input.object) || isSystemNamespace(ctx.config, input.namespace)) return { patch: [], mutations: [], exempted: [] };
-  let id: MutationId;
-  let ops: PatchOp[];
+  if (family !== 'namespace' && family !== 'pod') return NO_MUTATION;
+  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return NO_MUTATION;
+  if (!isObj(input.object) || isSystemNamespace(ctx.config, input.namespace)) return NO_MUTATION;
+  let wanted: { id: MutationId; ops: (meta: unknown) => PatchOp[] }[];
+  let metaPath: string;
   if (family === 'namespace') {
-    id = 'ns-injection-label';
-    ops = mutateNamespace(input, ctx);
+    wanted = [{ id: 'ns-injection-label', ops: () => mutateNamespace(input, ctx) }];
+    metaPath = '/metadata';
   } else {
-    id = 'pod-injection-label';
     const located = locateTemplate(input);
-    ops = located?.ok ? mutatePodLike(input, ctx, located.template) : [];
+    if (!located?.ok) return NO_MUTATION;
+    wanted = workloadMutations(input, ctx, located.template);
+    metaPath = `${located.template.base}/metadata`;
   }
-  if (ops.length === 0) return { patch: [], mutations: [], exempted: [] };
-  const exemption: CompiledExemption | undefined = ctx.config.activeExemption(id, target(input), ctx.now.getTime());
-  if (exemption) return { patch: [], mutations: [], exempted: [{ id, exemption }] };
-  const mode = ctx.config.modeFor(id, input.namespace);
-  // dry-run: no patch is applied; the would-be patch is recorded for logs, metrics and reports.
-  const applied = mode !== 'dry-run';
-  const outcome: MutationOutcome = { id, mode, ops, applied };
-  return { patch: applied ? ops : [], mutations: [outcome], exempted: [] };
+  const t = target(input);
+  const patch: PatchOp[] = [];
+  const mutations: MutationOutcome[] = [];
+  const exempted: { id: MutationId; exemption: CompiledExemption }[] = [];
+  // Each mutation sees the object as the applied ones before it leave it, so two of them never both
+  // add the same missing metadata map.
+  let current: unknown = input.object;
+  for (const { id, ops: opsFor } of wanted) {
+    const ops = opsFor(at(current, metaPath));
+    if (ops.length === 0) continue;
+    const exemption = ctx.config.activeExemption(id, t, ctx.now.getTime());
+    if (exemption) {
+      exempted.push({ id, exemption });
+      continue;
+    }
+    const mode = ctx.config.modeFor(id, input.namespace);
+    // dry-run: no patch is applied; the would-be patch is recorded for logs, metrics and reports.
+    const applied = mode !== 'dry-run';
+    mutations.push({ id, mode, ops, applied });
+    if (!applied) continue;
+    patch.push(...ops);
+    current = applyPatch(current, ops);
+  }
+  return patch.length === 0 && mutations.length === 0 && exempted.length === 0 ? NO_MUTATION : { patch, mutations, exempted };
 }
+
+const NO_MUTATION: MutationResult = Object.freeze({ patch: [], mutations: [], exempted: [] });

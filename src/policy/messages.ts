@@ -15,11 +15,15 @@ export function denialMessage(kind: string, namespace: string, name: string, den
   return [head, ...denied.map(violationLine)].join('\n');
 }
 
-/** A warning starts with the rule id and stays within 120 characters (kubectl prints each on a line). */
-export function warningText(f: { rule: string; message: string; fix: string }): string {
-  const full = `${f.rule}: ${f.message}. Fix: ${f.fix}`;
+/**
+ * A warning starts with the rule id and stays within 120 characters (kubectl prints each on a line).
+ * A violation an UPDATE kept from oldObject reads `<rule id> (pre-existing): ...`.
+ */
+export function warningText(f: { rule: string; message: string; fix: string; preExisting?: boolean }): string {
+  const head = f.preExisting === true ? `${f.rule} (pre-existing)` : f.rule;
+  const full = `${head}: ${f.message}. Fix: ${f.fix}`;
   if (full.length <= WARNING_MAX) return full;
-  const short = `${f.rule}: ${f.message}`;
+  const short = `${head}: ${f.message}`;
   if (short.length <= WARNING_MAX) return short;
   return `${short.slice(0, WARNING_MAX - 3)}...`;
 }

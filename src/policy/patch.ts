@@ -9,11 +9,20 @@ import type { PatchOp } from './types.js';
  * a JSON Patch `add` fails when the parent does not exist.
  */
 export function addLabelOps(metaPath: string, meta: unknown, key: string, value: string): PatchOp[] {
+  return addToMapOps(metaPath, meta, 'labels', key, value);
+}
+
+/** The same for an annotation. */
+export function addAnnotationOps(metaPath: string, meta: unknown, key: string, value: string): PatchOp[] {
+  return addToMapOps(metaPath, meta, 'annotations', key, value);
+}
+
+function addToMapOps(metaPath: string, meta: unknown, map: 'labels' | 'annotations', key: string, value: string): PatchOp[] {
   const ops: PatchOp[] = [];
   if (!isObj(meta)) ops.push({ op: 'add', path: metaPath, value: {} });
-  const labels = isObj(meta) ? meta['labels'] : undefined;
-  if (!isObj(labels)) ops.push({ op: 'add', path: `${metaPath}/labels`, value: {} });
-  ops.push({ op: 'add', path: join(`${metaPath}/labels`, key), value });
+  const entries = isObj(meta) ? meta[map] : undefined;
+  if (!isObj(entries)) ops.push({ op: 'add', path: `${metaPath}/${map}`, value: {} });
+  ops.push({ op: 'add', path: join(`${metaPath}/${map}`, key), value });
   return ops;
 }
 

@@ -1,9 +1,8 @@
 // Pods and the pod templates of workload controllers: sidecar injection and traffic capture.
 import { parse as parseYaml } from 'yaml';
-import { addLabelOps } from './patch.js';
 import { field, isObj, join, show, stringMap, type Obj } from './object.js';
 import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_STATUS, bypassesInboundCapture, LABEL_DATAPLANE, LABEL_POD_INJECT, PROXY_CONTAINER, runsIstioProxy } from './istio/index.js';
-import type { EngineContext, EngineInput, PatchOp, Violation } from './types.js';
+import type { EngineInput, Violation } from './types.js';
 
 /** Where each kind keeps its pod template (POLICY.md "Pod templates"). Key: `group/Kind`. */
 export const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
@@ -228,14 +227,4 @@ export function checkPodLike(t: Template): Violation[] {
     });
   }
   return out;
-}
-
-/** pod-injection-label: sidecar mode only; adds `sidecar.istio.io/inject: "true"` when the label is absent. */
-export function mutatePodLike(input: EngineInput, ctx: EngineContext, t: Template): PatchOp[] {
-  if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return [];
-  if (ctx.config.dataplane !== 'sidecar') return [];
-  if (t.meta !== undefined && !isObj(t.meta)) return [];
-  const labels = stringMap(t.meta, 'labels');
-  if (!labels.ok || labels.values.has(LABEL_POD_INJECT)) return [];
-  return addLabelOps(`${t.base}/metadata`, t.meta, LABEL_POD_INJECT, 'true');
 }

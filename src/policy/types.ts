@@ -27,6 +27,11 @@ export interface Finding extends Violation {
   readonly denies: boolean;
   /** An exemption that named this rule and object but has expired. */
   readonly expiredExemption?: CompiledExemption;
+  /**
+   * UPDATE with ratcheting: oldObject had this violation and the update left its fields alone. It
+   * never denies; it is returned as a `<rule id> (pre-existing): ...` warning outside dry-run.
+   */
+  readonly preExisting?: boolean;
 }
 
 /** A violation lifted by an active exemption: not enforced, kept for reports. */
@@ -58,6 +63,11 @@ export interface EngineInput {
   readonly object: unknown;
   /** The object before the change (UPDATE, DELETE). */
   readonly oldObject?: unknown;
+  /**
+   * Labels of the object's namespace, when the caller knows them (`check` and `audit` reading a
+   * Namespace in their input). The webhook leaves it unset: its namespaceSelector does that work.
+   */
+  readonly namespaceLabels?: ReadonlyMap<string, unknown>;
 }
 
 export interface EngineContext {

@@ -121,6 +121,8 @@ function logDecision(logger: Logger, r: DecisionRecord, ms: number): void {
       decision: r.decision,
       rules: r.rules,
       mode: r.modes,
+      // Rules an UPDATE kept from oldObject (ratcheting): allowed with a warning, never denied.
+      ...(r.findings.some((f) => f.preExisting === true) ? { preExisting: r.findings.filter((f) => f.preExisting === true).map((f) => f.rule) } : {}),
       dryRun: r.dryRun,
       durationMs: Math.round(ms * 1000) / 1000,
       // Only in dry-run; label operations meshlock itself writes, no contents of the object.

@@ -16,6 +16,7 @@ export const METRIC_NAMES = Object.freeze({
   requests: 'meshlock_admission_requests_total',
   duration: 'meshlock_admission_request_duration_seconds',
   violations: 'meshlock_violations_total',
+  preExisting: 'meshlock_preexisting_violations_total',
   mutations: 'meshlock_mutations_total',
   configReloads: 'meshlock_config_reloads_total',
   certReloads: 'meshlock_cert_reloads_total',
@@ -145,6 +146,7 @@ export class Metrics {
   private readonly duration: DurationHistogram;
   private readonly requests = new Tally(['webhook', 'decision']);
   private readonly violations: Tally;
+  private readonly preExisting: Tally;
   private readonly mutations = new Tally(['mutation', 'mode', 'applied']);
   private readonly configReloads: Counter<'result'>;
   private readonly certReloads: Counter<'result'>;
@@ -157,6 +159,7 @@ export class Metrics {
     this.namespaceLabel = opts.namespaceLabel === true;
     const violationLabels = this.namespaceLabel ? ['rule', 'mode', 'namespace'] : ['rule', 'mode'];
     this.violations = new Tally(violationLabels);
+    this.preExisting = new Tally(violationLabels);
     const registers = [this.registry];
     const requests = this.requests;
     new Counter({
@@ -179,6 +182,16 @@ export class Metrics {
       registers,
       collect() {
         violations.collectInto(this);
+      },
+    });
+    const preExisting = this.preExisting;
+    new Counter({
+      name: METRIC_NAMES.preExisting,
+      help: 'Violations an UPDATE kept from oldObject (ratcheting): allowed with a warning, counted apart from meshlock_violations_total',
+      labelNames: violationLabels,
+      registers,
+      collect() {
+        preExisting.collectInto(this);
       },
     });
     const mutations = this.mutations;
@@ -227,7 +240,7 @@ export class Metrics {
     d.requests.value += 1;
     this.duration.observe(d.duration, seconds);
     for (const f of record.findings) {
-      this.violations.add(this.namespaceLabel ? f.rule + SEP + f.mode + SEP + record.namespace : f.rule + SEP + f.mode);
+      (f.preExisting === true ? this.preExisting : this.violations).add(this.namespaceLabel ? f.rule + SEP + f.mode + SEP + record.namespace : f.rule + SEP + f.mode);
     }
     for (const m of record.mutations) this.mutations.add(m.id + SEP + m.mode + SEP + (m.applied ? 'true' : 'false'));
   }

@@ -23,6 +23,8 @@
 //     warned: [rule-id, ...]                  # rules returned as admission warnings (set)
 //     dryRun: [rule-id, ...]                  # rules only recorded in dry-run mode (set)
 //     exempted: [rule-id, ...]                # rules lifted by an active exemption (set)
+//     preExisting: [rule-id, ...]             # UPDATE: violations oldObject already had (ratcheting), warned as
+//                                             # `<rule id> (pre-existing): ...` outside dry-run (set)
 //     expiredExemption: [rule-id, ...]        # findings that name an expired exemption (set)
 //     message: "..."                          # exact denial message, when given
 //     patch: [...]                            # exact JSON Patch of the mutating decision ([] default)
@@ -71,6 +73,7 @@ export interface Expected {
   readonly warned: readonly string[];
   readonly dryRun: readonly string[];
   readonly exempted: readonly string[];
+  readonly preExisting: readonly string[];
   readonly expiredExemption: readonly string[];
   readonly message?: string;
   readonly patch: readonly PatchOp[];
@@ -99,7 +102,7 @@ export interface GoldenCase {
 
 const CASE_KEYS = new Set(['name', 'config', 'now', 'request', 'expect']);
 const REQUEST_KEYS = new Set(['operation', 'kind', 'namespace', 'name', 'dryRun', 'object', 'oldObject']);
-const EXPECT_KEYS = new Set(['allowed', 'denied', 'warned', 'dryRun', 'exempted', 'expiredExemption', 'message', 'patch', 'wouldPatch', 'mutationExempted']);
+const EXPECT_KEYS = new Set(['allowed', 'denied', 'warned', 'dryRun', 'exempted', 'preExisting', 'expiredExemption', 'message', 'patch', 'wouldPatch', 'mutationExempted']);
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
 export class CaseError extends Error {
@@ -201,6 +204,7 @@ export function parseCase(file: string, text: string, folder: string): GoldenCas
     warned: idList(file, exp['warned'], 'warned'),
     dryRun: idList(file, exp['dryRun'], 'dryRun'),
     exempted: idList(file, exp['exempted'], 'exempted'),
+    preExisting: idList(file, exp['preExisting'], 'preExisting'),
     expiredExemption: idList(file, exp['expiredExemption'], 'expiredExemption'),
     ...(typeof exp['message'] === 'string' ? { message: exp['message'].replace(/\n$/, '') } : {}),
     patch: patchList(file, exp['patch'], 'patch'),
@@ -240,6 +244,13 @@ export function parseCase(file: string, text: string, folder: string): GoldenCas
     fixedClock: nowRaw !== undefined,
     expect,
   };
+}
+
+/** The rule a warning names (`<rule id>: ...` or `<rule id> (pre-existing): ...`), and whether it is pre-existing. */
+export function warningRule(w: string): { rule: string; preExisting: boolean } {
+  const head = w.slice(0, w.indexOf(':'));
+  const pre = head.endsWith(' (pre-existing)');
+  return { rule: pre ? head.slice(0, -' (pre-existing)'.length) : head, preExisting: pre };
 }
 
 /** Every case under `dir` (default test/cases), sorted by id. Throws CaseError on a malformed file. */

@@ -14,7 +14,7 @@ function where(r: CheckedObject): string {
 }
 
 function label(r: CheckedObject): string {
-  return `${r.kind || '?'} ${r.kind === 'Namespace' ? r.name : `${r.namespace}/${r.name}`}`;
+  return `${r.kind || '?'} ${r.kind === 'Namespace' ? r.name : `${r.namespace}/${r.name}`}${r.operation === 'UPDATE' ? ' (update)' : ''}`;
 }
 
 function patchSummary(r: CheckedObject): string {
@@ -36,7 +36,8 @@ export function renderCheckText(report: CheckReport, colour: boolean): string {
     for (const m of r.mutations.filter((x) => !x.applied)) out.push(`      would patch [${m.id}] (${m.mode}, not applied)`);
     for (const f of r.findings) {
       const tag = f.denies ? p.red(f.rule) : p.yellow(f.rule);
-      out.push(`      [${tag}] ${f.message}. Fix: ${f.fix}${f.mode !== 'enforce' ? ` (${f.mode})` : ''}`);
+      const notes = [...(f.mode !== 'enforce' ? [f.mode] : []), ...(f.preExisting ? ['pre-existing'] : [])];
+      out.push(`      [${tag}] ${f.message}. Fix: ${f.fix}${notes.length ? ` (${notes.join(', ')})` : ''}`);
     }
   }
   const s = report.summary;
@@ -59,7 +60,7 @@ export function renderCheckJson(report: CheckReport): string {
     rules: r.rules,
     patch: r.patch,
     mutations: r.mutations.map((m) => ({ id: m.id, mode: m.mode, applied: m.applied, ops: m.ops })),
-    findings: r.findings.map((f) => ({ rule: f.rule, severity: f.severity, mode: f.mode, denies: f.denies, message: f.message, fix: f.fix, ...(f.path ? { path: f.path } : {}) })),
+    findings: r.findings.map((f) => ({ rule: f.rule, severity: f.severity, mode: f.mode, denies: f.denies, ...(f.preExisting ? { preExisting: true } : {}), message: f.message, fix: f.fix, ...(f.path ? { path: f.path } : {}) })),
     exempted: r.exempted,
     ...(r.message ? { message: r.message } : {}),
   }));

@@ -14,6 +14,12 @@ export const ANNOTATION_STATUS = 'sidecar.istio.io/status';
 export const ANNOTATION_BYPASS_INBOUND = 'ambient.istio.io/bypass-inbound-capture';
 /** Written by istio-cni on the pods it redirected to ztunnel (annotation.AmbientRedirection). */
 export const ANNOTATION_REDIRECTION = 'ambient.istio.io/redirection';
+/**
+ * Pod annotation that makes the injector add the proxy as a Kubernetes native sidecar ("true") or a
+ * classic one ("false"), over its global setting (annotation.SidecarNativeSidecar; read in
+ * pkg/kube/inject/inject.go RunTemplate).
+ */
+export const ANNOTATION_NATIVE_SIDECAR = 'sidecar.istio.io/nativeSidecar';
 /** The container the injector adds (pkg/kube/inject ProxyContainerName). */
 export const PROXY_CONTAINER = 'istio-proxy';
 
