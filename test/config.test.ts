@@ -35,3 +35,28 @@ t.test('exemptions match globs and stop applying after their expiry day', async 
   t.notOk(activeExemption(c, 'pod-proxy-uid', target, Date.parse('2027-01-01T00:00:00Z')), 'other rules are not lifted');
   t.notOk(activeExemption(c, 'pod-host-network', { ...target, kind: 'DaemonSet' }, Date.parse('2027-01-01T00:00:00Z')));
 });
+
+t.test('a workload exemption covers the pods it makes, through the controller owner reference', async (t) => {
+  const now = Date.parse('2027-01-01T00:00:00Z');
+  const c = resolveConfig(parseConfigText('exemptions:\n  - {namespace: monitoring, kind: DaemonSet, name: node-exporter, reason: r}\n  - {namespace: shop, kind: Deployment, name: "web*", reason: r}\n  - {namespace: batch, kind: CronJob, name: report, reason: r}\n'));
+  const pod = (namespace: string, owner?: { kind: string; name: string }) => ({ namespace, kind: 'Pod', name: 'x-', ...(owner ? { owner } : {}) });
+  t.ok(activeExemption(c, 'pod-host-network', pod('monitoring', { kind: 'DaemonSet', name: 'node-exporter' }), now), 'DaemonSet by name');
+  t.notOk(activeExemption(c, 'pod-host-network', pod('monitoring', { kind: 'DaemonSet', name: 'node-exporter-2' }), now), 'another DaemonSet');
+  t.notOk(activeExemption(c, 'pod-host-network', pod('monitoring'), now), 'a bare pod');
+  t.ok(activeExemption(c, 'pod-host-network', pod('shop', { kind: 'ReplicaSet', name: 'web-api-5d8f7c9b4' }), now), "a Deployment's ReplicaSet <name>-<hash>, through the glob");
+  t.ok(activeExemption(c, 'pod-host-network', { namespace: 'shop', kind: 'ReplicaSet', name: 'web-api-5d8f7c9b4', owner: { kind: 'Deployment', name: 'web-api' } }, now), "the Deployment's ReplicaSet itself");
+  t.ok(activeExemption(c, 'pod-host-network', pod('batch', { kind: 'Job', name: 'report-29412000' }), now), "a CronJob's Job <name>-<n>");
+  t.notOk(activeExemption(c, 'pod-host-network', pod('batch', { kind: 'Job', name: 'report-final' }), now), 'a Job whose suffix is not a scheduled minute');
+  t.notOk(activeExemption(c, 'pod-host-network', pod('shop', { kind: 'DaemonSet', name: 'node-exporter' }), now), 'never across namespaces');
+});
+
+t.test('ratchet and nativeSidecarForJobs default to true and are booleans', async (t) => {
+  const d = resolveConfig(parseConfigText(''));
+  t.equal(d.ratchet, true);
+  t.equal(d.nativeSidecarForJobs, true);
+  const off = resolveConfig(parseConfigText('ratchet: false\nnativeSidecarForJobs: false\n'));
+  t.equal(off.ratchet, false);
+  t.equal(off.nativeSidecarForJobs, false);
+  const err = t.throws(() => parseConfigText('ratchet: "no"\nnativeSidecarForJobs: 1\n')) as unknown as ConfigError;
+  t.same(err.issues.map((i) => i.path).sort(), ['/nativeSidecarForJobs', '/ratchet']);
+});

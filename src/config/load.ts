@@ -36,6 +36,10 @@ function describe(err: ErrorObject): ConfigIssue {
   switch (err.keyword) {
     case 'additionalProperties':
       return { path, message: `unknown key "${String(err.params['additionalProperty'])}"` };
+    case 'pattern':
+      // The exemption glob pattern (schema.ts) only limits the number of stars.
+      if (String(err.params['pattern']).startsWith('^[^*]*')) return { path, message: 'a glob holds at most 8 "*"' };
+      return { path, message: err.message ?? 'does not match the pattern' };
     case 'enum':
     case 'const':
       return { path, message: `${err.message ?? 'invalid value'}` };

@@ -1,6 +1,6 @@
 // Turns a validated config file into the form the engine reads on every request: defaults filled,
 // system namespaces as a set, exemption globs compiled. Done once per (re)load, never per request.
-import picomatch from 'picomatch';
+import { compileGlob } from './glob.js';
 import type { ConfigFile, Exemption, Mode, MutationId, RuleId } from './schema.js';
 
 export const DEFAULT_SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'];
@@ -13,6 +13,8 @@ export interface CompiledExemption {
   readonly expiresAt: number;
   matchesNamespace(ns: string): boolean;
   matchesName(name: string): boolean;
+  /** The exemption names this object, or the workload that made it (through its controller owner). */
+  covers(target: ExemptionTarget): boolean;
 }
 
 export interface ResolvedConfig {
@@ -46,6 +48,21 @@ export interface ExemptionTarget {
   readonly namespace: string;
   readonly kind: string;
   readonly name: string;
+  /** The object's controller owner reference (a pod's ReplicaSet, DaemonSet, Job...), when it has one. */
+  readonly owner?: { readonly kind: string; readonly name: string };
+}
+
+/**
+ * The names a workload's objects carry: a Deployment's ReplicaSets are `<deployment>-<pod-template-hash>`
+ * (pkg/controller/deployment/sync.go), a CronJob's Jobs `<cronjob>-<scheduled time in minutes>`
+ * (pkg/controller/cronjob/utils.go getJobName). Returns the workload name the owner's name implies
+ * for an exemption of `kind`, or undefined when the owner is not such an object.
+ */
+function workloadNameOf(kind: string, owner: { kind: string; name: string }): string | undefined {
+  if (owner.kind === kind) return owner.name;
+  if (kind === 'Deployment' && owner.kind === 'ReplicaSet') return /^(.+)-[a-z0-9]+$/.exec(owner.name)?.[1];
+  if (kind === 'CronJob' && owner.kind === 'Job') return /^(.+)-[0-9]+$/.exec(owner.name)?.[1];
+  return undefined;
 }
 
 /** End of the day a date-only `expires` names (UTC), or the instant of a timestamp. */
@@ -56,14 +73,27 @@ export function expiryInstant(expires: string | undefined): number {
 }
 
 function compileExemption(e: Exemption, index: number): CompiledExemption {
-  const nsMatch = picomatch(e.namespace, { dot: true });
-  const nameMatch = e.name === undefined ? () => true : picomatch(e.name, { dot: true });
+  const nsGlob = compileGlob(e.namespace);
+  const nameGlob = e.name === undefined ? undefined : compileGlob(e.name);
+  const matchesName = (name: string): boolean => nameGlob === undefined || nameGlob.matches(name);
   return {
     source: e,
     index,
     expiresAt: expiryInstant(e.expires),
-    matchesNamespace: (ns) => nsMatch(ns),
-    matchesName: (name) => nameMatch(name),
+    matchesNamespace: (ns) => nsGlob.matches(ns),
+    matchesName,
+    covers(target) {
+      if (!nsGlob.matches(target.namespace)) return false;
+      if (e.kind === undefined || e.kind === target.kind) {
+        if (matchesName(target.name)) return true;
+      }
+      // A workload exemption covers what the workload makes: its pods (and a Deployment's
+      // ReplicaSets, a CronJob's Jobs, and their pods), found through the controller owner reference.
+      // The namespace is the same by construction: owner references never cross namespaces.
+      if (e.kind === undefined || target.owner === undefined) return false;
+      const workload = workloadNameOf(e.kind, target.owner);
+      return workload !== undefined && matchesName(workload);
+    },
   };
 }
 
@@ -124,16 +154,14 @@ export interface ExemptionMatch {
 export function exemptionsFor(
   config: ResolvedConfig,
   id: RuleId | MutationId,
-  target: { namespace: string; kind: string; name: string },
+  target: ExemptionTarget,
   now: number,
 ): ExemptionMatch[] {
   const out: ExemptionMatch[] = [];
   for (const ex of config.exemptions) {
     const e = ex.source;
     if (e.rules && !e.rules.includes(id)) continue;
-    if (e.kind !== undefined && e.kind !== target.kind) continue;
-    if (!ex.matchesNamespace(target.namespace)) continue;
-    if (!ex.matchesName(target.name)) continue;
+    if (!ex.covers(target)) continue;
     out.push({ exemption: ex, expired: now > ex.expiresAt });
   }
   return out;
@@ -143,7 +171,7 @@ export function exemptionsFor(
 export function activeExemption(
   config: ResolvedConfig,
   id: RuleId | MutationId,
-  target: { namespace: string; kind: string; name: string },
+  target: ExemptionTarget,
   now: number,
 ): CompiledExemption | undefined {
   return exemptionsFor(config, id, target, now).find((m) => !m.expired)?.exemption;

@@ -44,8 +44,9 @@ const RuleOrMutationIdSchema = Type.Union(
 
 // Kubernetes namespace names are RFC 1123 labels.
 const NamespaceName = Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 });
-// Exemption namespace and name may be globs (picomatch syntax), so only forbid what can never match.
-const Glob = Type.String({ minLength: 1, maxLength: 253 });
+// Exemption namespace and name may be globs: `*` any run of characters, `?` one character (glob.ts),
+// at most 8 `*` so the work of a match stays bounded whatever the config says.
+const Glob = Type.String({ minLength: 1, maxLength: 253, pattern: '^[^*]*(\\*[^*]*){0,8}$' });
 
 export const ExemptionSchema = Type.Object(
   {

@@ -1,5 +1,6 @@
 // The engine: the only place a policy decision is made. Pure: (input, config, clock) in, decision out.
-import type { CompiledExemption } from '../config/resolve.js';
+import type { CompiledExemption, ExemptionTarget } from '../config/resolve.js';
+import { controllerOf } from './owner.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { denialMessage, warningText } from './messages.js';
 import { checkNamespace, mutateNamespace } from './namespace.js';
@@ -34,8 +35,15 @@ export function familyOf(group: string, kind: string): Family | undefined {
   return undefined;
 }
 
-function target(input: EngineInput): { namespace: string; kind: string; name: string } {
-  return { namespace: input.namespace, kind: input.kind, name: input.name };
+/**
+ * What exemptions are matched against: namespace, kind and name, and the controller owner reference
+ * (a workload exemption covers the pods it makes). Never labels or annotations: the requester
+ * controls those. An owner reference is written by the requester too, but only within the namespace
+ * the exemption names, and the garbage collector deletes a pod whose owner does not exist.
+ */
+function target(input: EngineInput): ExemptionTarget {
+  const owner = controllerOf(isObj(input.object) ? input.object : input.oldObject);
+  return { namespace: input.namespace, kind: input.kind, name: input.name, ...(owner ? { owner: { kind: owner.kind, name: owner.name } } : {}) };
 }
 
 /** The object is readable enough to run rules on: an object with object metadata (or a DELETE). */
