@@ -60,3 +60,17 @@ t.test('ratchet and nativeSidecarForJobs default to true and are booleans', asyn
   const err = t.throws(() => parseConfigText('ratchet: "no"\nnativeSidecarForJobs: 1\n')) as unknown as ConfigError;
   t.same(err.issues.map((i) => i.path).sort(), ['/nativeSidecarForJobs', '/ratchet']);
 });
+
+t.test('edges are validated: namespace, a non-empty selector, ports 1..65535, a reason', async (t) => {
+  const good = 'edges:\n  - namespace: ingress-nginx\n    selector: {matchLabels: {app.kubernetes.io/component: controller}}\n    ports: [8443]\n    reason: apiserver\n    expires: 2027-01-31\n';
+  const c = resolveConfig(parseConfigText(good));
+  t.equal(c.edges.length, 1);
+  t.ok(c.edges[0]?.ports.has(8443));
+  t.equal(c.edges[0]?.expiresAt, Date.parse('2027-01-31T23:59:59.999Z'));
+  const bad = 'edges:\n  - namespace: Ingress\n    selector: {matchLabels: {}}\n    ports: [0, 70000, "80"]\n  - namespace: a\n    selector: {}\n    ports: []\n    reason: r\n    extra: 1\n';
+  const err = t.throws(() => parseConfigText(bad)) as unknown as ConfigError;
+  const paths = err.issues.map((i) => i.path);
+  for (const p of ['/edges/0', '/edges/0/namespace', '/edges/0/selector/matchLabels', '/edges/0/ports/0', '/edges/0/ports/1', '/edges/0/ports/2', '/edges/1/selector', '/edges/1/ports', '/edges/1']) {
+    t.ok(paths.includes(p), `${p} reported`);
+  }
+});

@@ -5,7 +5,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { compileGlob, MAX_GLOB_STARS, type GlobCounter } from '../src/config/glob.js';
-import { ConfigError, parseConfigText } from '../src/config/index.js';
+import type { ConfigError} from '../src/config/index.js';
+import { parseConfigText } from '../src/config/index.js';
 
 const NAME_MAX = 253;
 

@@ -1,7 +1,7 @@
 // Turns a validated config file into the form the engine reads on every request: defaults filled,
 // system namespaces as a set, exemption globs compiled. Done once per (re)load, never per request.
 import { compileGlob } from './glob.js';
-import type { ConfigFile, Exemption, Mode, MutationId, RuleId } from './schema.js';
+import type { ConfigFile, Edge, Exemption, Mode, MutationId, RuleId } from './schema.js';
 
 export const DEFAULT_SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'];
 
@@ -15,6 +15,15 @@ export interface CompiledExemption {
   matchesName(name: string): boolean;
   /** The exemption names this object, or the workload that made it (through its controller owner). */
   covers(target: ExemptionTarget): boolean;
+}
+
+export interface CompiledEdge {
+  readonly source: Edge;
+  /** Index in the config file's `edges` list, for reports. */
+  readonly index: number;
+  /** End of validity in epoch ms (inclusive), or Infinity. An expired edge permits nothing. */
+  readonly expiresAt: number;
+  readonly ports: ReadonlySet<number>;
 }
 
 export interface ResolvedConfig {
@@ -33,6 +42,7 @@ export interface ResolvedConfig {
   readonly rules: Readonly<Partial<Record<RuleId | MutationId, Mode>>>;
   readonly namespaces: Readonly<Record<string, Mode>>;
   readonly exemptions: readonly CompiledExemption[];
+  readonly edges: readonly CompiledEdge[];
   /** The file as written (defaults not filled), for display. */
   readonly file: ConfigFile;
   /**
@@ -122,6 +132,7 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
     rules: Object.assign(Object.create(null) as Record<string, Mode>, file.rules ?? {}),
     namespaces: Object.assign(Object.create(null) as Record<string, Mode>, file.namespaces ?? {}),
     exemptions: (file.exemptions ?? []).map(compileExemption),
+    edges: (file.edges ?? []).map((e, index) => ({ source: e, index, expiresAt: expiryInstant(e.expires), ports: new Set(e.ports) })),
     file,
     modeFor: (id: RuleId | MutationId, namespace: string) => modeFor(resolved, id, namespace),
     exemptionsFor: (id: RuleId | MutationId, target: ExemptionTarget, now: number) => exemptionsFor(resolved, id, target, now),

@@ -65,6 +65,31 @@ export const ExemptionSchema = Type.Object(
 );
 export type Exemption = Static<typeof ExemptionSchema>;
 
+const LabelKey = Type.String({ minLength: 1, maxLength: 317, pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$' });
+const LabelValue = Type.String({ maxLength: 63, pattern: '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$' });
+
+/**
+ * A port that callers outside the mesh (the kube-apiserver, a load balancer) must reach: for the
+ * workloads of `namespace` whose labels include `selector.matchLabels`, these ports (and only these)
+ * may be PERMISSIVE in a PeerAuthentication with exactly that selector, or excluded from inbound
+ * capture (POLICY.md "Edges").
+ */
+export const EdgeSchema = Type.Object(
+  {
+    namespace: NamespaceName,
+    selector: Type.Object(
+      { matchLabels: Type.Record(LabelKey, LabelValue, { minProperties: 1 }) },
+      { additionalProperties: false, description: 'the workload, as the PeerAuthentication selects it' },
+    ),
+    ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1, uniqueItems: true, description: 'container (target) ports' }),
+    reason: Type.String({ minLength: 1 }),
+    owner: Type.Optional(Type.String()),
+    expires: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.String({ format: 'date-time' })])),
+  },
+  { additionalProperties: false },
+);
+export type Edge = Static<typeof EdgeSchema>;
+
 export const ConfigSchema = Type.Object(
   {
     mode: Type.Optional(ModeSchema),
@@ -87,6 +112,7 @@ export const ConfigSchema = Type.Object(
     /** Jobs, CronJobs and Job-owned pods get `sidecar.istio.io/nativeSidecar: "true"` (mutation job-native-sidecar). */
     nativeSidecarForJobs: Type.Optional(Type.Boolean()),
     exemptions: Type.Optional(Type.Array(ExemptionSchema)),
+    edges: Type.Optional(Type.Array(EdgeSchema)),
   },
   { additionalProperties: false },
 );

@@ -4,7 +4,8 @@ import { controllerOf } from './owner.js';
 import { checkDestinationRule } from './destination-rule.js';
 import { denialMessage, warningText } from './messages.js';
 import { checkNamespace, mutateNamespace } from './namespace.js';
-import { field, isObj, show } from './object.js';
+import { edgePortsFor } from './edges.js';
+import { field, isObj, show, stringMap } from './object.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
 import { workloadMutations } from './mutations.js';
 import { applyPatch } from './patch.js';
@@ -81,7 +82,10 @@ export function violationsOf(input: EngineInput, ctx: EngineContext): Violation[
       const located = locateTemplate(input);
       if (!located) return [];
       if (!located.ok) return [located.violation];
-      return checkPodLike(located.template);
+      const t = located.template;
+      const labels = stringMap(t.meta, 'labels');
+      const edges = ctx.config.edges.length > 0 && labels.ok ? edgePortsFor(ctx.config, input.namespace, labels.values, ctx.now.getTime()) : undefined;
+      return checkPodLike(t, edges ? new Set(edges.keys()) : undefined);
     }
   }
 }

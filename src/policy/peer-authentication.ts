@@ -1,4 +1,5 @@
 // PeerAuthentication (security.istio.io v1beta1 and v1): how a workload ACCEPTS traffic.
+import { edgePermittingPermissive } from './edges.js';
 import { peerAuthenticationScope, workloadSelector } from './istio/index.js';
 import { field, isObj, join, show } from './object.js';
 import type { EngineContext, EngineInput, Violation } from './types.js';
@@ -50,7 +51,10 @@ function checkMode(spec: unknown, out: Violation[]): void {
   }
 }
 
-function checkPortLevel(spec: unknown, out: Violation[]): void {
+/** Whether an edge lets this port be PERMISSIVE (POLICY.md "Edges"). */
+type EdgePermits = (port: number) => boolean;
+
+function checkPortLevel(spec: unknown, out: Violation[], edgePermits: EdgePermits): void {
   const plm = field(spec, 'portLevelMtls');
   if (plm === undefined) return;
   const base = { rule: 'pa-port-mode' as const, severity: 'error' as const };
@@ -81,6 +85,8 @@ function checkPortLevel(spec: unknown, out: Violation[]): void {
       continue;
     }
     const m = readMode(setting);
+    // An edge permits exactly PERMISSIVE on its own ports; DISABLE never (it refuses mTLS callers).
+    if (m.kind === 'value' && m.value === 'PERMISSIVE' && n >= 1 && n <= 65535 && edgePermits(n)) continue;
     if (m.kind === 'value' && m.value !== 'STRICT' && m.value !== 'UNSET') {
       out.push({ ...base, path: `${path}/mode`, message: `port ${port} mTLS mode ${show(m.value)} accepts plaintext or is not a mode Istio knows`, fix: `set spec.portLevelMtls.${port}.mode to STRICT` });
     }
@@ -129,7 +135,8 @@ export function checkPeerAuthentication(input: EngineInput, ctx: EngineContext):
     out.push({ rule: 'pa-mode', severity: 'error', path: '/spec/selector', message: `spec.selector is ${show(selector)}, not a label selector`, fix: 'write spec.selector.matchLabels as a map of labels' });
   }
   checkMode(spec, out);
-  checkPortLevel(spec, out);
+  const now = ctx.now.getTime();
+  checkPortLevel(spec, out, (port) => edgePermittingPermissive(ctx.config, input.namespace, spec, port, now) !== undefined);
   const meshWide = isMeshWide(input.namespace, spec, ctx);
   if (meshWide && effectiveModeName(spec) !== 'STRICT') {
     out.push({

@@ -110,13 +110,30 @@ function checkInjection(t: Template, labels: ReadonlyMap<string, unknown>, annot
   }
 }
 
-function checkCapture(t: Template, labels: ReadonlyMap<string, unknown>, ann: ReadonlyMap<string, unknown>, out: Violation[]): void {
+/**
+ * The ports of an excludeInboundPorts value that no edge opens, or undefined when every one is open.
+ * Istio reads the value as comma-separated ports (pkg/kube/inject/validate.go parsePorts); meshlock
+ * takes only the plain decimal form, so a port an edge names is the port Istio excludes.
+ */
+function portsBeyondEdges(value: unknown, edgePorts: ReadonlySet<number>): string[] | undefined {
+  if (typeof value !== 'string') return [show(value)];
+  const beyond = value.split(',').map((p) => p.trim()).filter((p) => !(/^[1-9][0-9]{0,4}$/.test(p) && edgePorts.has(Number(p))));
+  return beyond.length === 0 ? undefined : beyond;
+}
+
+function checkCapture(t: Template, labels: ReadonlyMap<string, unknown>, ann: ReadonlyMap<string, unknown>, out: Violation[], edgePorts: ReadonlySet<number>): void {
   const annPath = (k: string): string => join(`${t.base}/metadata/annotations`, k);
   const bypass = (k: string, what: string): void => {
     out.push({ rule: 'pod-capture-bypass', severity: 'error', path: annPath(k), message: `annotation ${k}=${show(ann.get(k))} ${what}`, fix: `remove the ${k} annotation` });
   };
   const nonEmpty = (k: string): boolean => ann.has(k) && !(typeof ann.get(k) === 'string' && (ann.get(k) as string).trim() === '');
-  if (nonEmpty(A.excludeInboundPorts)) bypass(A.excludeInboundPorts, 'lets inbound traffic to those ports skip the proxy');
+  if (nonEmpty(A.excludeInboundPorts)) {
+    // Ports of a matching edge (POLICY.md "Edges") may be excluded; any other port may not.
+    const beyond = portsBeyondEdges(ann.get(A.excludeInboundPorts), edgePorts);
+    if (beyond !== undefined) {
+      bypass(A.excludeInboundPorts, edgePorts.size > 0 ? `lets inbound traffic to ${beyond.join(', ')} skip the proxy (edges open only ${[...edgePorts].sort((a, b) => a - b).join(', ')})` : 'lets inbound traffic to those ports skip the proxy');
+    }
+  }
   if (ann.has(A.includeInboundPorts) && textValue(ann.get(A.includeInboundPorts))?.trim() !== '*') bypass(A.includeInboundPorts, 'lets inbound traffic to other ports skip the proxy');
   if (nonEmpty(A.excludeInterfaces)) bypass(A.excludeInterfaces, 'lets traffic on those interfaces skip the proxy');
   const im = ann.get(A.interceptionMode);
@@ -189,7 +206,10 @@ function checkContainers(t: Template, out: Violation[]): void {
   }
 }
 
-export function checkPodLike(t: Template): Violation[] {
+const NO_PORTS: ReadonlySet<number> = new Set();
+
+/** `edgePorts`: ports that edges open for this workload, which excludeInboundPorts may name. */
+export function checkPodLike(t: Template, edgePorts: ReadonlySet<number> = NO_PORTS): Violation[] {
   const out: Violation[] = [];
   if (t.meta !== undefined && !isObj(t.meta)) {
     out.push({ rule: 'malformed-object', severity: 'error', path: `${t.base}/metadata`, message: 'metadata is not an object', fix: 'write metadata as an object' });
@@ -213,7 +233,7 @@ export function checkPodLike(t: Template): Violation[] {
     // Istio never injects hostNetwork pods: their traffic cannot be redirected without affecting the node.
     out.push({ rule: 'pod-host-network', severity: 'error', path: `${t.base}/spec/hostNetwork`, message: 'hostNetwork pods are never injected and bypass mTLS', fix: 'remove spec.hostNetwork' });
   }
-  checkCapture(t, labels, ann, out);
+  checkCapture(t, labels, ann, out, edgePorts);
   checkContainers(t, out);
   const hasProxy = runsIstioProxy(t.spec);
   // The injector skips pods that claim to be injected already, so a forged status keeps a pod out.
