@@ -69,6 +69,31 @@ rules:
     scope: Namespaced
 {{- end -}}
 
+{{/* Pods are mutated on CREATE only (meshlock never patches a running or terminating pod); templates on CREATE and UPDATE. */}}
+{{- define "meshlock.workloadMutationRules" -}}
+rules:
+  - apiGroups: [""]
+    apiVersions: [v1]
+    resources: [pods]
+    operations: [CREATE]
+    scope: Namespaced
+  - apiGroups: [""]
+    apiVersions: [v1]
+    resources: [replicationcontrollers]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+  - apiGroups: [apps]
+    apiVersions: [v1]
+    resources: [deployments, statefulsets, daemonsets, replicasets]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+  - apiGroups: [batch]
+    apiVersions: [v1]
+    resources: [jobs, cronjobs]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+{{- end -}}
+
 {{- define "meshlock.namespaceRules" -}}
 rules:
   - apiGroups: [""]
@@ -84,6 +109,18 @@ namespaceSelector:
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values: {{ include "meshlock.excludedNamespaces" . }}
+{{- end -}}
+
+{{/* The mutating workload webhook also leaves ambient namespaces out: Istio's object-selector injector would answer the injection label with a sidecar. */}}
+{{- define "meshlock.workloadMutationNamespaceSelector" -}}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ include "meshlock.excludedNamespaces" . }}
+    - key: istio.io/dataplane-mode
+      operator: NotIn
+      values: [ambient]
 {{- end -}}
 
 {{- define "meshlock.webhookAnnotations" -}}
