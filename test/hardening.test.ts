@@ -307,3 +307,18 @@ t.test('a review with 100,000 labels and annotations is decided without enumerat
     }
   }
 });
+
+t.test('a malformed proxy.istio.io/config annotation prints no warning quoting it', async (t) => {
+  const { admit } = await import('../src/admission/index.js');
+  const { defaultConfig } = await import('../src/config/index.js');
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.message);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const secret = '%SECRET-in-annotation';
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop', annotations: { 'proxy.istio.io/config': secret } }, spec: { containers: [{ name: 'a', image: 'a' }] } };
+  const { review } = admit('validate', reviewOf(pod), { config: defaultConfig(), now: new Date() });
+  t.equal(review.response.allowed, false, 'an unreadable proxy config fails closed');
+  await new Promise((r) => setImmediate(r));
+  t.same(warnings.filter((w) => w.includes('SECRET')), [], 'no process warning carries the annotation');
+});
