@@ -11,9 +11,6 @@ import type { KObj } from '../audit/inventory.js';
 import type { AuditReport } from '../audit/model.js';
 import { AUDIT_FORMATS, renderAudit, type AuditFormat } from '../audit/render/audit.js';
 import { buildPolicyReports, type ReportApi } from '../audit/render/policyreport.js';
-import { watchAudit } from '../audit/run-watch.js';
-import { loadKubeConfig } from '../kube/client.js';
-import { applyReport } from '../kube/reports.js';
 import { loadConfigOrExit, printSkipped } from './check.js';
 import { EXIT_DENY, EXIT_USAGE } from './exit.js';
 
@@ -121,6 +118,9 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
     }
   } else {
     try {
+      // The Kubernetes client, the watch and its server load only for a live cluster: an audit of a
+      // dump (-f) starts without them.
+      const { loadKubeConfig } = await import('../kube/client.js');
       kc = loadKubeConfig({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
     } catch (err) {
       process.stderr.write(`meshlock audit: ${(err as Error).message}\n`);
@@ -134,6 +134,7 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
         process.stderr.write(`meshlock audit: --deploy: ${(err as Error).message}\n`);
         return 2;
       }
+      const { watchAudit } = await import('../audit/run-watch.js');
       return watchAudit({
         kc,
         config,
@@ -190,6 +191,7 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
     }
     try {
       for (const r of buildPolicyReports(report, flags.reportApi)) {
+        const { applyReport } = await import('../kube/reports.js');
         const outcome = await applyReport(kc, r as never);
         process.stderr.write(`${r.kind} ${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name} ${outcome}\n`);
       }

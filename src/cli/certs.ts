@@ -3,9 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ensureCertificates, renewCertificates, serviceNames, parseCertificates, pathsIn } from '../tls/index.js';
-import { loadKubeConfig } from '../kube/client.js';
-import { injectCaBundle, kubeWebhookClient, MESHLOCK_WEBHOOK_CONFIGURATIONS } from '../kube/webhooks.js';
+// The tls modules one by one, not tls/index.js: its bootstrap part pulls in the Kubernetes client,
+// which init and renew never need (a second of start-up per run).
+import { ensureCertificates } from '../tls/issue.js';
+import { pathsIn } from '../tls/layout.js';
+import { serviceNames } from '../tls/names.js';
+import { parseCertificates } from '../tls/pki.js';
+import { renewCertificates } from '../tls/renew.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -78,6 +82,9 @@ export function registerCerts(program: Command): void {
         } catch (err) {
           throw new Error(`cannot read the CA bundle ${o.ca}: ${(err as Error).message} (run meshlock certs init first)`, { cause: err });
         }
+        // The Kubernetes client is loaded only here: init and renew never talk to a cluster.
+        const { loadKubeConfig } = await import('../kube/client.js');
+        const { injectCaBundle, kubeWebhookClient, MESHLOCK_WEBHOOK_CONFIGURATIONS } = await import('../kube/webhooks.js');
         const kc = loadKubeConfig({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.context ? { context: o.context } : {}) });
         const patches = await injectCaBundle(kubeWebhookClient(kc), MESHLOCK_WEBHOOK_CONFIGURATIONS, ca, { dryRun: o.print ?? false });
         for (const p of patches) {
