@@ -1,6 +1,51 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// ARCHITECTURE.md's layering table as a lint rule: which src/ folders each folder may import.
+// `types` lists folders whose types (import type) only may be used. Folders not listed for a layer
+// are refused; cli/ may import everything and nothing may import cli/.
+const LAYERS = {
+  policy: { may: [], types: ['config'] },
+  config: { may: [] },
+  admission: { may: ['policy', 'config'] },
+  server: { may: ['admission', 'tls', 'config'] },
+  tls: { may: ['kube'] },
+  kube: { may: [] },
+  manifests: { may: [] },
+  audit: { may: ['policy', 'config', 'kube', 'manifests'] },
+};
+const FOLDERS = ['policy', 'config', 'admission', 'server', 'tls', 'kube', 'manifests', 'audit', 'cli'];
+// How a file in src/<layer>/ (or deeper, up to three levels) spells a path into src/<folder>/.
+const into = (folder) => ['../', '../../', '../../../'].flatMap((up) => [`${up}${folder}/*`, `${up}${folder}/**`]);
+
+function layering() {
+  const configs = Object.entries(LAYERS).map(([layer, { may, types = [] }]) => {
+    const refused = FOLDERS.filter((f) => f !== layer && !may.includes(f) && !types.includes(f));
+    return {
+      files: [`src/${layer}/**/*.ts`],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              { group: refused.flatMap(into), message: `ARCHITECTURE.md: ${layer}/ may import ${[...may, ...types.map((t) => `${t}/ types`)].join(', ') || 'nothing of ours'}` },
+              ...types.map((t) => ({ group: into(t), allowTypeImports: true, message: `ARCHITECTURE.md: ${layer}/ may import only the types of ${t}/` })),
+            ],
+          },
+        ],
+      },
+    };
+  });
+  // The models of a mesh: nothing of ours at all (one level up is policy/ itself).
+  for (const mesh of ['istio', 'linkerd']) {
+    configs.push({
+      files: [`src/policy/${mesh}/**/*.ts`],
+      rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '../../*', '../../../*'], message: `ARCHITECTURE.md: policy/${mesh} imports nothing of ours` }] }] },
+    });
+  }
+  return configs;
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'test/e2e/cluster/**'] },
   js.configs.recommended,
@@ -12,16 +57,7 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  {
-    // ARCHITECTURE.md: policy/istio, the one model of Istio, imports nothing of ours.
-    files: ['src/policy/istio/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '../../*'], message: 'policy/istio imports nothing of ours' }] }] },
-  },
-  {
-    // docs/POLICY-LINKERD.md: policy/linkerd, the one model of Linkerd, imports nothing of ours either.
-    files: ['src/policy/linkerd/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '../../*'], message: 'policy/linkerd imports nothing of ours' }] }] },
-  },
+  ...layering(),
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', performance: 'readonly', fetch: 'readonly' } },

@@ -1,0 +1,40 @@
+// ARCHITECTURE.md's layering table is enforced by eslint.config.js; this runs ESLint on imports a
+// file of each layer might write, so the rule itself cannot silently stop refusing them.
+import { ESLint } from 'eslint';
+import t from 'tap';
+import { repoRoot } from './lib/needs.js';
+
+const eslint = new ESLint({ cwd: repoRoot });
+
+async function refused(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(`${code}\nexport {};\n`, { filePath: `${repoRoot}/${file}` });
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+const CASES: [file: string, code: string, allowed: boolean, why: string][] = [
+  ['src/policy/x.ts', "import type { ResolvedConfig } from '../config/index.js'; export type C = ResolvedConfig;", true, 'policy may use config types'],
+  ['src/policy/x.ts', "import { defaultConfig } from '../config/index.js'; defaultConfig();", false, 'policy may not call config code'],
+  ['src/policy/x.ts', "import { x } from '../audit/build.js'; void x;", false, 'policy imports nothing but config types'],
+  ['src/policy/istio/x.ts', "import { x } from '../scope.js'; void x;", false, 'policy/istio imports nothing of ours'],
+  ['src/policy/istio/x.ts', "import type { ResolvedConfig } from '../../config/index.js'; export type C = ResolvedConfig;", false, 'not even config types'],
+  ['src/policy/istio/x.ts', "import { x } from './y.js'; void x;", true, 'its own files'],
+  ['src/admission/x.ts', "import { x } from '../server/app.js'; void x;", false, 'admission never imports server'],
+  ['src/admission/x.ts', "import { x } from '../policy/index.js'; void x;", true, 'admission calls the engine'],
+  ['src/server/x.ts', "import { x } from '../tls/index.js'; void x;", true, 'server uses tls'],
+  ['src/server/x.ts', "import { x } from '../cli/serve.js'; void x;", false, 'nothing imports cli'],
+  ['src/config/x.ts', "import { x } from '../policy/index.js'; void x;", false, 'config imports nothing of ours'],
+  ['src/tls/x.ts', "import { x } from '../kube/secrets.js'; void x;", true, 'tls may use kube'],
+  ['src/tls/x.ts', "import { x } from '../config/index.js'; void x;", false, 'tls imports nothing but kube'],
+  ['src/kube/x.ts', "import { x } from '../tls/index.js'; void x;", false, 'kube imports nothing of ours'],
+  ['src/audit/render/x.ts', "import { x } from '../../kube/list.js'; void x;", true, 'audit reads the cluster through kube'],
+  ['src/audit/render/x.ts', "import { x } from '../../server/app.js'; void x;", false, 'audit never imports server'],
+  ['src/cli/x.ts', "import { x } from '../server/app.js'; void x;", true, 'cli may import everything'],
+];
+
+for (const [file, code, allowed, why] of CASES) {
+  t.test(`${why} (${file}: ${code.split(';')[0]})`, async (t) => {
+    const messages = await refused(file, code);
+    if (allowed) t.same(messages, [], 'allowed');
+    else t.match(messages[0] ?? '', /ARCHITECTURE\.md/, 'refused, citing ARCHITECTURE.md');
+  });
+}
