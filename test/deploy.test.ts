@@ -335,6 +335,7 @@ const ACCESS: Access[] = [
     ['batch', 'jobs'], ['batch', 'cronjobs'],
     ['security.istio.io', 'peerauthentications'], ['networking.istio.io', 'destinationrules'],
     ['admissionregistration.k8s.io', 'validatingwebhookconfigurations'], ['admissionregistration.k8s.io', 'mutatingwebhookconfigurations'],
+    ['', 'services'], ['apiregistration.k8s.io', 'apiservices'],
   ].map(([group, resource]) => ({ group: group!, resource: resource!, verbs: ['get', 'list'], methods: [], by: 'meshlock audit (cluster source)' })),
   ...['policyreports', 'clusterpolicyreports'].map((resource) => ({ group: 'wgpolicyk8s.io', resource, verbs: ['get', 'create', 'update'], methods: [], by: 'meshlock audit --format policyreport (write)' })),
 ];

@@ -2,9 +2,12 @@
 // findings on every object, exemptions and revisions. Pure: the clock comes in through the context.
 import { CONTROLS, controlsFor, type ControlId } from './controls.js';
 import type { EngineContext, ValidationResult } from '../policy/index.js';
-import { effectiveMtls, familyOf, groupOf, indexPolicies, inputFromObject, isSystemNamespace, LABEL_REV, namespaceEnrolment, readPeerAuthentication, validate, type MtlsMode, type PeerAuthn } from '../policy/index.js';
+import type { CompiledExemption } from '../config/index.js';
+import { edgePortsFor, effectiveMtls, familyOf, groupOf, indexPolicies, inputFromObject, isSystemNamespace, LABEL_REV, namespaceEnrolment, readPeerAuthentication, validate, weakest, type MtlsMode, type PeerAuthn } from '../policy/index.js';
+import { apiserverBackendFindings } from './backends.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
-import type { AuditReport, DestinationRuleRow, ExemptionRow, NamespaceRow, ReportFinding, WorkloadRow } from './model.js';
+import type { AuditReport, DestinationRuleRow, ExemptedFinding, ExemptionRow, NamespaceRow, ReportFinding, WorkloadRow } from './model.js';
+import { portSummary } from './ports.js';
 import { servedRevisions } from './revisions.js';
 import { VERSION } from './version.js';
 import { indexControllers, meshStatus, refKey, workloadOf, type MeshStatus, type NamespaceFacts, type WorkloadRef } from './workloads.js';
@@ -76,11 +79,21 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const workloads: WorkloadRow[] = [];
   for (const acc of groups.values()) {
     const first = acc.pods[0] as KObj;
-    const policy = effectiveMtls(pIndex, acc.ref.namespace, labelsOf(first));
+    const labels = labelsOf(first);
+    const policy = effectiveMtls(pIndex, acc.ref.namespace, labels);
+    // POLICY.md "Edges": a port an unexpired edge names may be PERMISSIVE for the workloads it
+    // selects. It is shown as such and not counted as a strictness failure; every other port is.
+    const edgePorts = config.edges.length > 0 ? edgePortsFor(config, acc.ref.namespace, new Map(Object.entries(labels)), now) : undefined;
+    const edges: Record<string, string> = {};
+    for (const [port, m] of Object.entries(policy.ports)) {
+      const e = edgePorts?.get(Number(port));
+      if (e && m === 'PERMISSIVE') edges[port] = e.source.reason;
+    }
+    const judged = weakest([policy.mode, ...Object.entries(policy.ports).filter(([port]) => !Object.hasOwn(edges, port)).map(([, m]) => m)]);
     const notMeshed = acc.statuses.find((s) => !s.meshed);
     const meshed = notMeshed === undefined;
     // Without a proxy nothing enforces the policy: the workload accepts plaintext.
-    const effective: MtlsMode = meshed ? policy.weakest : 'DISABLE';
+    const effective: MtlsMode = meshed ? judged : 'DISABLE';
     const dataplane = meshed ? (acc.statuses.some((s) => s.dataplane === 'sidecar') ? 'sidecar' : 'ambient') : 'none';
     workloads.push({
       namespace: acc.ref.namespace,
@@ -94,8 +107,9 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
       effectiveMtls: effective,
       policyMtls: policy.weakest,
       ports: policy.ports,
+      ...(Object.keys(edges).length > 0 ? { edges } : {}),
       policies: policy.from,
-      strict: meshed && policy.weakest === 'STRICT',
+      strict: meshed && judged === 'STRICT',
     });
   }
   workloads.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
@@ -105,6 +119,11 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const findings: ReportFinding[] = [];
   const seen = new Set<string>();
   const exemptionUse = new Map<number, number>();
+  // What exemptions lifted, and on which workload: a workload whose own violations an exemption
+  // lifted has its workload findings shown as exempted by it, never as errors.
+  const exempted: ExemptedFinding[] = [];
+  const exemptedBy = new Map<string, CompiledExemption>();
+  const exemptionOf = (x: CompiledExemption): ExemptedFinding['exemption'] => ({ index: x.index, reason: x.source.reason, ...(x.source.owner ? { owner: x.source.owner } : {}) });
   const destinationRules: DestinationRuleRow[] = [];
   const judgeObject = (o: KObj, attributeTo: WorkloadRef | undefined): ValidationResult | undefined => {
     const group = groupOf(o.apiVersion);
@@ -131,7 +150,26 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
         ...(loc ? { file: loc.file, line: loc.line } : {}),
       });
     }
-    for (const e of result.exempted) exemptionUse.set(e.exemption.index, (exemptionUse.get(e.exemption.index) ?? 0) + 1);
+    for (const e of result.exempted) {
+      exemptionUse.set(e.exemption.index, (exemptionUse.get(e.exemption.index) ?? 0) + 1);
+      if (!exemptedBy.has(refKey(who))) exemptedBy.set(refKey(who), e.exemption);
+      const key = `${refKey(who)}\u0000${e.rule}\u0000${e.message}\u0000exempted`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      exempted.push({
+        rule: e.rule,
+        severity: e.severity,
+        mode: 'exempted',
+        namespace: who.kind === 'Namespace' ? who.name : who.namespace,
+        kind: who.kind,
+        name: who.name,
+        message: e.message,
+        fix: e.fix,
+        controls: controlsFor(e.rule),
+        exemption: exemptionOf(e.exemption),
+        ...(loc ? { file: loc.file, line: loc.line } : {}),
+      });
+    }
     return result;
   };
   for (const n of inv.namespaces) judgeObject(n, undefined);
@@ -154,13 +192,18 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     judgeObject(pod, workloadOf(pod, controllers));
   }
 
-  // Effective state: workloads outside the mesh, or inside it but accepting plaintext somewhere.
+  // Effective state: workloads outside the mesh, or inside it but accepting plaintext somewhere. A
+  // workload an exemption covers (one used on its own objects, or one without a rule list naming it)
+  // is reported as exempted, not as an error beside an exemption the report calls used.
+  const coveringExemption = (w: WorkloadRow): CompiledExemption | undefined =>
+    exemptedBy.get(refKey(w)) ?? config.exemptions.find((x) => now <= x.expiresAt && x.source.rules === undefined && x.covers({ namespace: w.namespace, kind: w.kind, name: w.name }));
+  const workloadFindingsFrom = findings.length;
   for (const w of workloads) {
     const base = { mode: 'audit', namespace: w.namespace, kind: w.kind, name: w.name };
     if (!w.meshed) {
       findings.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: w.istio.injection.injected === true ? 'restart its pods (kubectl rollout restart) so that the injector adds the proxy' : 'enrol the namespace and restart the pods, or remove what keeps them out', controls: controlsFor('workload-not-meshed') });
     } else if (!w.strict) {
-      const ports = Object.entries(w.ports).map(([p, m]) => `${p}=${m}`).join(', ');
+      const ports = portSummary(w);
       findings.push({
         ...base,
         rule: 'workload-not-strict',
@@ -171,6 +214,16 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
       });
     }
   }
+  for (const f of findings.splice(workloadFindingsFrom)) {
+    const x = coveringExemption(f as unknown as WorkloadRow);
+    if (x === undefined) findings.push(f);
+    else exempted.push({ ...f, mode: 'exempted', exemption: exemptionOf(x) });
+  }
+
+  // Webhooks and aggregated APIs the kube-apiserver cannot reach through STRICT mTLS.
+  findings.push(
+    ...apiserverBackendFindings(inv, { config, now, policies: pIndex, controllers, factsOf, served: served.all, running }).filter((f) => wanted(f.namespace)),
+  );
 
   // Namespaces that name a revision no control plane serves.
   const unserved: { namespace: string; revision: string }[] = [];
@@ -286,6 +339,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     findings,
     destinationRules,
     exemptions,
+    ...(exempted.length > 0 ? { exempted } : {}),
     revisions: { served: [...served.all].sort(), unserved },
     ...(opts.installation ? { installation: opts.installation } : {}),
     controls,

@@ -40,6 +40,8 @@ export const NAMESPACED: ResourceType[] = [
   { apiVersion: 'batch/v1', resource: 'jobs', kind: 'Job', namespaced: true },
   { apiVersion: 'batch/v1', resource: 'cronjobs', kind: 'CronJob', namespaced: true },
   { apiVersion: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true },
+  // The Services behind webhooks and APIServices (apiserver-backend-strict).
+  { apiVersion: 'v1', resource: 'services', kind: 'Service', namespaced: true },
   { apiVersion: 'security.istio.io/v1', resource: 'peerauthentications', kind: 'PeerAuthentication', namespaced: true, fallbacks: ['security.istio.io/v1beta1'] },
   { apiVersion: 'networking.istio.io/v1', resource: 'destinationrules', kind: 'DestinationRule', namespaced: true, fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] },
 ];
@@ -47,6 +49,8 @@ export const NAMESPACES: ResourceType = { apiVersion: 'v1', resource: 'namespace
 export const WEBHOOKS: ResourceType[] = [
   { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false },
   { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false },
+  // Aggregated APIs: the kube-apiserver calls their Services like a webhook's.
+  { apiVersion: 'apiregistration.k8s.io/v1', resource: 'apiservices', kind: 'APIService', namespaced: false },
 ];
 export const SECRETS: ResourceType = { apiVersion: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true };
 

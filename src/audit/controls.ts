@@ -59,6 +59,7 @@ export const AUDIT_CHECK_IDS = [
   'install-revision-unserved',
   'dataplane-revision-unserved',
   'dataplane-version-skew',
+  'apiserver-backend-strict',
 ] as const;
 export type AuditCheckId = (typeof AUDIT_CHECK_IDS)[number];
 
@@ -93,6 +94,8 @@ export const RULE_CONTROLS: Readonly<Record<RuleId | AuditCheckId, readonly Cont
   'install-revision-unserved': TRANSMISSION,
   'dataplane-revision-unserved': TRANSMISSION,
   'dataplane-version-skew': MESH_ONLY,
+  // The apiserver cannot reach a webhook or aggregated API: an outage, not a plaintext exposure.
+  'apiserver-backend-strict': MESH_ONLY,
 };
 
 /** Control ids for a rule or audit check; unknown ids map to the mesh architecture control. */

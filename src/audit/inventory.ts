@@ -32,16 +32,19 @@ export interface Inventory {
   readonly mutatingWebhooks: KObj[];
   readonly validatingWebhooks: KObj[];
   readonly secrets: KObj[];
+  /** Services and APIServices: what the kube-apiserver calls (apiserver-backend-strict). */
+  readonly services: KObj[];
+  readonly apiServices: KObj[];
   /** Everything else, kept only to be counted. */
   readonly other: number;
 }
 
 const CONTROLLER_KINDS = new Set(['apps/Deployment', 'apps/ReplicaSet', 'apps/StatefulSet', 'apps/DaemonSet', 'batch/Job', 'batch/CronJob', '/ReplicationController']);
 
-const CLUSTER_SCOPED = new Set(['/Namespace', 'admissionregistration.k8s.io/MutatingWebhookConfiguration', 'admissionregistration.k8s.io/ValidatingWebhookConfiguration']);
+const CLUSTER_SCOPED = new Set(['/Namespace', 'apiregistration.k8s.io/APIService', 'admissionregistration.k8s.io/MutatingWebhookConfiguration', 'admissionregistration.k8s.io/ValidatingWebhookConfiguration']);
 
 export function emptyInventory(): Inventory {
-  return { namespaces: [], pods: [], controllers: [], peerAuthentications: [], destinationRules: [], mutatingWebhooks: [], validatingWebhooks: [], secrets: [], other: 0 };
+  return { namespaces: [], pods: [], controllers: [], peerAuthentications: [], destinationRules: [], mutatingWebhooks: [], validatingWebhooks: [], secrets: [], services: [], apiServices: [], other: 0 };
 }
 
 /** Sorts objects into an inventory; unknown kinds are counted, not kept. */
@@ -64,6 +67,8 @@ export function addToInventory(inv: Inventory, objects: Iterable<unknown>, defau
     else if (key === 'admissionregistration.k8s.io/MutatingWebhookConfiguration') inv.mutatingWebhooks.push(o);
     else if (key === 'admissionregistration.k8s.io/ValidatingWebhookConfiguration') inv.validatingWebhooks.push(o);
     else if (key === '/Secret') inv.secrets.push(o);
+    else if (key === '/Service') inv.services.push(o);
+    else if (key === 'apiregistration.k8s.io/APIService') inv.apiServices.push(o);
     else other++;
   }
   return { ...inv, other };

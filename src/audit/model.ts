@@ -21,6 +21,11 @@ export interface ReportFinding {
   readonly line?: number;
 }
 
+/** A finding an active exemption lifted: shown as exempted, never counted as an error. */
+export interface ExemptedFinding extends ReportFinding {
+  readonly exemption: { readonly index: number; readonly reason: string; readonly owner?: string };
+}
+
 export interface WorkloadRow {
   readonly namespace: string;
   readonly kind: string;
@@ -41,6 +46,8 @@ export interface WorkloadRow {
   readonly policyMtls: MtlsMode;
   /** Port -> mode where a port-level policy differs from the workload mode. */
   readonly ports: Readonly<Record<string, MtlsMode>>;
+  /** Port -> reason of the `edges` entry that permits its PERMISSIVE (not counted against strictness). */
+  readonly edges?: Readonly<Record<string, string>>;
   /** PeerAuthentications that decided the mode, `namespace/name`. */
   readonly policies: readonly string[];
   readonly strict: boolean;
@@ -106,6 +113,8 @@ export interface AuditReport {
   readonly findings: readonly ReportFinding[];
   readonly destinationRules: readonly DestinationRuleRow[];
   readonly exemptions: readonly ExemptionRow[];
+  /** What exemptions lifted in this audit (engine violations and workload findings), for the record. */
+  readonly exempted?: readonly ExemptedFinding[];
   readonly revisions: { readonly served: readonly string[]; readonly unserved: readonly { namespace: string; revision: string }[] };
   /** Installation checks ran (live cluster only). */
   readonly installation?: { readonly checked: boolean; readonly notes: readonly string[] };

@@ -3,6 +3,7 @@ export { validate, mutate, judge, violationsOf, familyOf, type Family } from './
 export { engineInput, inputFromObject, groupOf, type InputParts } from './input.js';
 export { applyPatch, PatchError } from './patch.js';
 export { isSystemNamespace } from './scope.js';
+export { edgePortsFor, edgePermittingPermissive } from './edges.js';
 export * from './istio/index.js';
 export { POD_TEMPLATE_PATHS, locateTemplate } from './pod.js';
 export { denialMessage, warningText, violationLine, WARNING_MAX } from './messages.js';

@@ -1,6 +1,7 @@
 // The audit as text for a terminal, and as Markdown for a pull request or a wiki page.
 import { CONTROLS } from '../controls.js';
 import type { AuditReport, WorkloadRow } from '../model.js';
+import { portSummary } from '../ports.js';
 import { paint } from './colour.js';
 
 /** Which of Istio's rules decided injection and ztunnel capture, in the words of Istio's code. */
@@ -30,9 +31,15 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push('');
     out.push(p.bold('Workloads not effectively STRICT'));
     for (const w of weak) {
-      const ports = Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', ');
+      const ports = portSummary(w);
       out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.meshed ? w.effectiveMtls : `not meshed: ${w.reason ?? ''} [${istioDecision(w)}]`}${ports ? ` ports ${ports}` : ''}`);
     }
+  }
+  const edged = r.workloads.filter((w) => w.edges !== undefined);
+  if (edged.length > 0) {
+    out.push('');
+    out.push(p.bold('Edge ports (permitted by the config)'));
+    for (const w of edged) out.push(`  ${w.namespace}/${w.kind}/${w.name}: ${portSummary(w)}`);
   }
   if (r.findings.length > 0) {
     out.push('');
@@ -46,6 +53,11 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push('');
     out.push(p.bold('Exemptions'));
     for (const e of r.exemptions) out.push(`  [${e.status}] ${e.namespace}/${e.kind ?? '*'}/${e.name ?? '*'} ${e.rules?.join(',') ?? 'all rules'} until ${e.expires ?? 'forever'}: ${e.reason} (used ${e.used})`);
+  }
+  if (r.exempted && r.exempted.length > 0) {
+    out.push('');
+    out.push(p.bold('Exempted (not counted as findings)'));
+    for (const f of r.exempted) out.push(`  [exempted ${f.rule}] ${f.kind} ${f.namespace && f.kind !== 'Namespace' ? `${f.namespace}/` : ''}${f.name}: ${f.message} (exemptions[${f.exemption.index}]: ${f.exemption.reason})`);
   }
   if (r.installation) {
     out.push('');
@@ -86,7 +98,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('| namespace | kind | name | pods | meshed | Istio decided by | effective mTLS | ports |');
   out.push('|---|---|---|---:|---|---|---|---|');
   for (const w of r.workloads) {
-    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : `no: ${md(w.reason ?? '')}`} | ${md(istioDecision(w))} | ${w.effectiveMtls} | ${md(Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', '))} |`);
+    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : `no: ${md(w.reason ?? '')}`} | ${md(istioDecision(w))} | ${w.effectiveMtls} | ${md(portSummary(w))} |`);
   }
   out.push('');
   out.push('## Findings');
@@ -100,6 +112,14 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('| status | namespace | kind | name | rules | expires | reason | owner | used |');
   out.push('|---|---|---|---|---|---|---|---|---:|');
   for (const e of r.exemptions) out.push(`| ${e.status} | ${md(e.namespace)} | ${e.kind ?? '*'} | ${md(e.name ?? '*')} | ${e.rules?.join(', ') ?? 'all'} | ${e.expires ?? 'never'} | ${md(e.reason)} | ${md(e.owner ?? '')} | ${e.used} |`);
+  if (r.exempted && r.exempted.length > 0) {
+    out.push('');
+    out.push('## Exempted');
+    out.push('');
+    out.push('| rule | object | message | exemption |');
+    out.push('|---|---|---|---|');
+    for (const f of r.exempted) out.push(`| ${f.rule} | ${md(`${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name}`)} | ${md(f.message)} | ${md(`exemptions[${f.exemption.index}]: ${f.exemption.reason}`)} |`);
+  }
   if (r.installation) {
     out.push('');
     out.push('## Installation');

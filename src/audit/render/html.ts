@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { CONTROLS } from '../controls.js';
 import type { AuditReport, NamespaceRow } from '../model.js';
+import { portSummary } from '../ports.js';
 import { istioDecision } from './audit-text.js';
 
 export function esc(s: string | number): string {
@@ -102,7 +103,7 @@ ${chart(r.namespaces)}`);
         w.meshed ? `<span class="ok">yes</span> (${esc(w.dataplane)})` : `<span class="error">no</span>: ${esc(w.reason ?? '')}`,
         `<span title="${esc(`${w.istio.injection.because}; ${w.istio.capture.because}`)}">${esc(istioDecision(w))}</span>`,
         `<span class="${w.strict ? 'ok' : 'error'}">${esc(w.effectiveMtls)}</span>`,
-        esc(Object.entries(w.ports).map(([k, v]) => `${k}=${v}`).join(', ')),
+        esc(portSummary(w)),
         esc(w.policies.join(', ')),
       ]),
       new Set([3]),

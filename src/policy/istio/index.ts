@@ -6,4 +6,5 @@ export * from './ambient.js';
 export * from './membership.js';
 export * from './peer-authentication.js';
 export * from './hosts.js';
+export * from './inbound.js';
 export * from './versions.js';

@@ -154,6 +154,11 @@ export function effectiveMtls(index: PolicyIndex, namespace: string, labels: Lab
   return { mode, ports, weakest: weakest([mode, ...Object.values(ports)]), from };
 }
 
+/** The mode on one container port: its port-level mode where the workload policy sets one, else the workload's. */
+export function modeOnPort(e: EffectiveMtls, port: number): MtlsMode {
+  return e.ports[String(port)] ?? e.mode;
+}
+
 /** The same, from a list of policies: for one workload, or a test. */
 export function composePeerAuthentication(policies: readonly PeerAuthn[], rootNamespace: string, namespace: string, labels: Labels): EffectiveMtls {
   return effectiveMtls(indexPolicies(policies, rootNamespace), namespace, labels);
