@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end suite against a real kube-apiserver (npm run test:e2e).
-#   1. builds kube-apiserver, kubectl and etcd from Go modules unless cached (cluster/build.sh)
+#   1. builds kube-apiserver, kube-controller-manager, kubectl, etcd, istiod and istioctl from
+#      Go modules unless cached (cluster/build.sh; MESHLOCK_E2E_ISTIO=0 skips Istio)
 #   2. builds meshlock (dist/) if it is missing
-#   3. starts the control plane (cluster/up.sh), always stopped again on exit (cluster/down.sh)
+#   3. starts the control plane and Istio (cluster/up.sh), always stopped again on exit (cluster/down.sh)
 #   4. runs test/e2e/*.test.ts with tap, one file at a time, TAP output
 #   5. prints build, startup and suite durations and an "e2e: N passed, N failed" line
 # Arguments: test files to run instead of all of them.
@@ -20,13 +21,16 @@ t_all=$(now)
 
 # --- 1. control plane binaries -------------------------------------------------------------
 t=$(now)
-if ! BIN="$(bash "$HERE/cluster/build.sh" | tail -n 1)" || [ -z "$BIN" ]; then
+if ! built_out="$(bash "$HERE/cluster/build.sh")" || ! BIN="$(printf '%s\n' "$built_out" | tail -n 1)" || [ -z "$BIN" ]; then
   log "building the control plane failed (see above)"
   echo "# { total: 1, pass: 0, fail: 1 }"
   echo "e2e: 0 passed, 1 failed"
   exit 1
 fi
 build_s=$(( $(now) - t ))
+# Istio's binaries (absent with MESHLOCK_E2E_ISTIO=0).
+MESHLOCK_E2E_ISTIO_BIN="$(printf '%s\n' "$built_out" | sed -n 's/^ISTIO_BIN=//p')"
+export MESHLOCK_E2E_ISTIO_BIN
 
 # --- 2. meshlock itself ----------------------------------------------------------------------
 t=$(now)

@@ -51,9 +51,9 @@ kcm_ok() {
 }
 istio_ok() {
   [ -x "$ISTIO_BIN/pilot-discovery" ] && [ -x "$ISTIO_BIN/istioctl" ] || return 1
-  # `version -s` prints the stamped buildVersion (pkg/version/version.go).
-  EXPECT="$ISTIO_BUILD_VERSION" reports "$ISTIO_BIN/pilot-discovery" version -s || return 1
-  EXPECT="$ISTIO_BUILD_VERSION" reports "$ISTIO_BIN/istioctl" version --remote=false -s || return 1
+  # `version -s` prints "client version: <stamped buildVersion>" (pkg/version/cobra.go).
+  EXPECT="client version: $ISTIO_BUILD_VERSION" reports "$ISTIO_BIN/pilot-discovery" version -s || return 1
+  EXPECT="client version: $ISTIO_BUILD_VERSION" reports "$ISTIO_BIN/istioctl" version --remote=false -s || return 1
 }
 etcd_ok() {
   [ -x "$BIN/etcd" ] || return 1

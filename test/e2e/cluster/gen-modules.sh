@@ -5,6 +5,7 @@
 #                    from that release's own go.mod (k8s.io/kubernetes requires them at
 #                    v0.0.0 with ./staging replaces that only apply when it is the main module).
 #   etcd/            requires go.etcd.io/etcd/server/v3 $ETCD_VERSION (no replaces needed).
+#   istio/           requires istio.io/istio $ISTIO_VERSION (tools pilot-discovery, istioctl).
 # Run this only to bump a version (edit versions.env first); build.sh uses the committed
 # go.mod/go.sum and never rewrites them.
 set -euo pipefail
@@ -38,6 +39,7 @@ done
 echo "replaced $n staging modules with $STAGING_VERSION"
 go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION"
 go get -tool "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION"
+go get -tool "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION"
 go mod tidy
 # Every replaced staging module must be downloadable at that version (the proxy may not
 # serve all of them); fail here rather than halfway through a build.
@@ -56,4 +58,15 @@ go mod edit -go="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$etcd_gomod")"
 go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
 go mod tidy
 go mod verify
-echo "modules regenerated for kubernetes $K8S_VERSION (staging $STAGING_VERSION, minor $K8S_MINOR), etcd $ETCD_VERSION"
+# --- istio (istiod = pilot-discovery, istioctl) ------------------------------------------
+# istio.io/istio has no replace directives; the wrapper only pins the version and holds go.sum.
+cd "$HERE/istio"
+rm -f go.mod go.sum
+go mod init meshlock.dev/e2e/istio
+istio_gomod_json="$(cd "${TMPDIR:-/tmp}" && go mod download -json "istio.io/istio@$ISTIO_VERSION")"
+istio_gomod="$(printf '%s\n' "$istio_gomod_json" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+go mod edit -go="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$istio_gomod")"
+go get -tool "istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_VERSION" "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_VERSION"
+go mod verify
+
+echo "modules regenerated for kubernetes $K8S_VERSION (staging $STAGING_VERSION, minor $K8S_MINOR), etcd $ETCD_VERSION, istio $ISTIO_VERSION"

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Starts a real etcd + kube-apiserver on loopback for the end-to-end tests, with the flags
-# controller-runtime's envtest uses, then installs Istio's and the PolicyReport CRDs.
+# controller-runtime's envtest uses, installs Istio's and the PolicyReport CRDs, starts
+# kube-controller-manager (Deployments, Jobs, garbage collector, namespace controller), and
+# installs Istio as its chart does with istiod running on the host (unless MESHLOCK_E2E_ISTIO=0).
 #
 #   MESHLOCK_E2E_DIR   state folder (certs, etcd data, logs, kubeconfig, env); created
 #                      with mktemp when unset. Must not hold a running cluster.
-#   MESHLOCK_E2E_BIN   folder with kube-apiserver, etcd, kubectl (default: what build.sh builds)
+#   MESHLOCK_E2E_BIN   folder with kube-apiserver, kube-controller-manager, etcd, kubectl
+#                      (default: what build.sh builds)
+#   MESHLOCK_E2E_ISTIO=0  no istiod, no Istio chart: a quicker cluster (CRDs only, as before)
+#   MESHLOCK_E2E_ISTIO_BIN  folder with pilot-discovery and istioctl (default: build.sh's)
 #   MESHLOCK_E2E_SHARED  the shared/ folder (default: ../shared beside the repository)
 #   MESHLOCK_E2E_ADVERTISE_ADDRESS  force --advertise-address (default: only set when the
 #                      machine has no default route, see below)
@@ -27,15 +32,27 @@ for tool in openssl curl; do
   command -v "$tool" >/dev/null || die "$tool is required"
 done
 
+WITH_ISTIO="${MESHLOCK_E2E_ISTIO:-1}"
+ISTIO_BIN="${MESHLOCK_E2E_ISTIO_BIN:-}"
 if [ -n "${MESHLOCK_E2E_BIN:-}" ]; then
   BIN="$MESHLOCK_E2E_BIN"
 else
-  BIN="$(bash "$HERE/build.sh" | tail -n 1)"
+  built_out="$(bash "$HERE/build.sh")"
+  BIN="$(printf '%s\n' "$built_out" | tail -n 1)"
+  [ -n "$ISTIO_BIN" ] || ISTIO_BIN="$(printf '%s\n' "$built_out" | sed -n 's/^ISTIO_BIN=//p')"
 fi
-for b in kube-apiserver etcd kubectl; do
+# build.sh's default place for the Istio binaries (keyed by version, like the Kubernetes ones).
+[ -n "$ISTIO_BIN" ] || ISTIO_BIN="${MESHLOCK_E2E_CACHE:-$HOME/.cache/meshlock/e2e}/istio-$ISTIO_VERSION/bin"
+for b in kube-apiserver kube-controller-manager etcd kubectl; do
   [ -x "$BIN/$b" ] || die "$BIN/$b missing: run test/e2e/cluster/build.sh"
 done
+if [ "$WITH_ISTIO" != 0 ]; then
+  for b in pilot-discovery istioctl; do
+    [ -x "$ISTIO_BIN/$b" ] || die "$ISTIO_BIN/$b missing: run test/e2e/cluster/build.sh (or MESHLOCK_E2E_ISTIO=0)"
+  done
+fi
 KUBECTL="$BIN/kubectl"
+ISTIOCTL="$ISTIO_BIN/istioctl"
 
 SHARED="${MESHLOCK_E2E_SHARED:-$REPO/../shared}"
 ISTIO_CRDS="$SHARED/conformance/istio/crd-all.gen.yaml"
@@ -60,7 +77,7 @@ started_ok=0
 cleanup_on_error() {
   if [ "$started_ok" != 1 ]; then
     log "startup failed after $(elapsed) s; last log lines:"
-    for f in "$D/logs/etcd.log" "$D/logs/kube-apiserver.log"; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 25 "$f" >&2; }; done
+    for f in "$D/logs/etcd.log" "$D/logs/kube-apiserver.log" "$D/logs/kube-controller-manager.log" "$D/logs/pilot-discovery.log"; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 25 "$f" >&2; }; done
     bash "$HERE/down.sh" "$D" >&2 || true
   fi
 }
@@ -76,7 +93,9 @@ free_port() {
 }
 pick_ports() {
   local p seen=" "
-  for name in ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT; do
+  local names=(ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT)
+  [ "$WITH_ISTIO" = 0 ] || names+=(ISTIOD_HTTP_PORT ISTIOD_HTTPS_PORT ISTIOD_GRPC_PORT ISTIOD_SECURE_GRPC_PORT ISTIOD_MONITORING_PORT ISTIOD_CTRLZ_PORT)
+  for name in "${names[@]}"; do
     p="$(free_port)"
     while [[ "$seen" == *" $p "* ]]; do p="$(free_port)"; done
     seen="$seen$p "
@@ -141,6 +160,14 @@ SERVING_SAN="IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernete
 [ -n "$ADVERTISE" ] && SERVING_SAN="$SERVING_SAN,IP:$ADVERTISE"
 sign apiserver "/CN=kube-apiserver" "$SERVING_SAN" serverAuth
 sign admin "/O=system:masters/CN=meshlock-e2e-admin" "" clientAuth
+# kube-controller-manager's own identity: the user its bootstrap RBAC role is bound to
+# (system:kube-controller-manager); each controller then runs as its own service account.
+sign kube-controller-manager "/CN=system:kube-controller-manager" "" clientAuth
+# istiod's serving certificate: valid for the loopback address the webhook configurations
+# call (clientConfig.url) as well as for the in-cluster service names Istio's tools use.
+[ "$WITH_ISTIO" = 0 ] || sign istiod "/CN=istiod.istio-system.svc" \
+  "IP:127.0.0.1,DNS:localhost,DNS:istiod.istio-system.svc,DNS:istiod.istio-system.svc.cluster.local,DNS:istiod.istio-system" \
+  serverAuth
 ossl genrsa -out "$PKI/sa.key" 2048
 ossl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
 TOKEN="$(openssl rand -hex 24)"
@@ -251,6 +278,151 @@ until kc get peerauthentications.security.istio.io,destinationrules.networking.i
 done
 log "$(kc get crd -o name | wc -l) CRDs established after $(elapsed) s"
 
+# kubeconfig for a component: same cluster entry, its own credentials.
+component_kubeconfig() { # file credential-args...
+  local file=$1; shift
+  "$KUBECTL" --kubeconfig="$file" config set-cluster e2e --server="https://127.0.0.1:$APISERVER_PORT" \
+    --certificate-authority="$PKI/ca.crt" --embed-certs=true >/dev/null
+  "$KUBECTL" --kubeconfig="$file" config set-credentials component "$@" >/dev/null
+  "$KUBECTL" --kubeconfig="$file" config set-context e2e --cluster=e2e --user=component >/dev/null
+  "$KUBECTL" --kubeconfig="$file" config use-context e2e >/dev/null
+  chmod 600 "$file"
+}
+
+# --- kube-controller-manager ---------------------------------------------------------------
+# Deployments -> ReplicaSets -> Pods, Jobs/CronJobs -> Pods, the garbage collector, the
+# namespace controller, the service-account controllers: every write they make goes through
+# the admission webhooks. Each controller uses its own service account's credentials
+# (--use-service-account-credentials), tokens signed with the key pair the apiserver verifies.
+# No kubelet and no scheduler: pods stay Pending, which is all admission needs.
+KCM_KUBECONFIG="$D/kube-controller-manager.kubeconfig"
+component_kubeconfig "$KCM_KUBECONFIG" --client-certificate="$PKI/kube-controller-manager.crt" \
+  --client-key="$PKI/kube-controller-manager.key" --embed-certs=true
+mkdir -p "$D/kube-controller-manager"
+run_bg kube-controller-manager "$BIN/kube-controller-manager" \
+  --kubeconfig="$KCM_KUBECONFIG" \
+  --authentication-kubeconfig="$KCM_KUBECONFIG" \
+  --authorization-kubeconfig="$KCM_KUBECONFIG" \
+  --bind-address=127.0.0.1 \
+  --secure-port="$KCM_PORT" \
+  --cert-dir="$D/kube-controller-manager" \
+  --leader-elect=false \
+  --use-service-account-credentials=true \
+  --service-account-private-key-file="$PKI/sa.key" \
+  --root-ca-file="$PKI/ca.crt" \
+  --cluster-name=meshlock-e2e \
+  --controllers='*'
+KCM_PID="$(awk '$1 == "kube-controller-manager" { print $2 }' "$D/pids")"
+deadline=$(( $(date +%s) + timeout_s ))
+until [ "$(curl -ksS --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz" 2>/dev/null)" = "ok" ]; do
+  alive "$KCM_PID" || die "kube-controller-manager exited (see $D/logs/kube-controller-manager.log)"
+  [ "$(date +%s)" -lt "$deadline" ] || die "kube-controller-manager not healthy after $timeout_s s"
+  sleep 0.5
+done
+# The service-account controller creating "default" proves the controllers write through
+# the apiserver with their own credentials.
+until kc get serviceaccount default -n default >/dev/null 2>&1; do
+  alive "$KCM_PID" || die "kube-controller-manager exited (see $D/logs/kube-controller-manager.log)"
+  [ "$(date +%s)" -lt "$deadline" ] || die "no default ServiceAccount after $timeout_s s: kube-controller-manager's controllers are not running"
+  sleep 0.5
+done
+log "kube-controller-manager $K8S_VERSION running after $(elapsed) s"
+
+# --- Istio -----------------------------------------------------------------------------------
+ISTIOD_PID=""
+if [ "$WITH_ISTIO" != 0 ]; then
+  mkdir -p "$D/istio"
+  ca_b64="$(base64 -w0 < "$PKI/ca.crt")"
+  ISTIOD_URL="https://127.0.0.1:$ISTIOD_HTTPS_PORT"
+  # Istio's own chart, rendered by the istioctl of the same module: the minimal profile is the
+  # base chart (CRDs, validation configuration) + the istiod chart (ConfigMaps "istio" and
+  # "istio-sidecar-injector", injector and validation configurations, RBAC). Its values for
+  # an istiod outside the cluster (istiodRemote.injectionURL, base.validationURL and their
+  # CA bundles) point the webhook configurations at istiod on loopback; names, selectors
+  # and reinvocationPolicy stay as the chart renders them.
+  "$ISTIOCTL" manifest generate --set profile=minimal \
+    --set values.global.istioNamespace=istio-system \
+    --set values.istiodRemote.injectionURL="$ISTIOD_URL/inject" \
+    --set values.istiodRemote.injectionCABundle="$ca_b64" \
+    --set values.base.validationURL="$ISTIOD_URL/validate" \
+    --set values.base.validationCABundle="$ca_b64" \
+    > "$D/istio/manifest.yaml" 2> "$D/logs/istioctl-manifest.log" \
+    || die "istioctl manifest generate failed: $(tail -n 5 "$D/logs/istioctl-manifest.log")"
+  # istiod runs on the host, not as the chart's Deployment (nothing would run its pod), so the
+  # objects that only serve that pod are left out.
+  awk '
+    function flush() {
+      if (doc ~ /[^[:space:]]/ && doc !~ /(^|\n)kind: (Deployment|HorizontalPodAutoscaler|PodDisruptionBudget)[[:space:]]*\n/) printf "%s---\n", doc
+      doc = ""
+    }
+    /^---/ { flush(); next }
+    { doc = doc $0 "\n" }
+    END { flush() }' "$D/istio/manifest.yaml" > "$D/istio/install.yaml"
+  grep -q '^kind: MutatingWebhookConfiguration' "$D/istio/install.yaml" \
+    || die "the rendered Istio chart has no MutatingWebhookConfiguration (see $D/istio/manifest.yaml)"
+  kc create namespace istio-system > /dev/null
+  kc apply --server-side --force-conflicts -f "$D/istio/install.yaml" > "$D/logs/istio-install.log" 2>&1 \
+    || die "installing the Istio chart failed: $(tail -n 10 "$D/logs/istio-install.log")"
+  kc wait --for=condition=Established --timeout=60s crd --all >> "$D/logs/istio-install.log"
+
+  # istiod's identity is its chart ServiceAccount (the chart's RBAC applies), with a token
+  # the apiserver signs.
+  istiod_token="$(kc create token istiod -n istio-system --duration=48h)" || die "cannot create a token for istio-system/istiod"
+  ISTIOD_KUBECONFIG="$D/istiod.kubeconfig"
+  component_kubeconfig "$ISTIOD_KUBECONFIG" --token="$istiod_token"
+
+  # The chart Deployment's arguments and environment (istio-discovery templates/deployment.yaml),
+  # with every listener on loopback at a free port (pilot/cmd/pilot-discovery/app/cmd.go
+  # defaults them to all interfaces at fixed ports) and the serving certificate given by flag
+  # (pilot/pkg/bootstrap/server.go hasCustomTLSCertArgs), so the webhook endpoint on
+  # 127.0.0.1 presents a certificate for 127.0.0.1 signed by the CA in the caBundles.
+  mkdir -p "$D/istiod"
+  run_bg pilot-discovery env -C "$D/istiod" \
+    REVISION=default \
+    PILOT_CERT_PROVIDER=istiod \
+    POD_NAME=istiod-e2e \
+    POD_NAMESPACE=istio-system \
+    SERVICE_ACCOUNT=istiod \
+    CA_TRUSTED_NODE_ACCOUNTS=istio-system/ztunnel \
+    PILOT_ENABLE_ANALYSIS=false \
+    CLUSTER_ID=Kubernetes \
+    "$ISTIO_BIN/pilot-discovery" discovery \
+    --kubeconfig="$ISTIOD_KUBECONFIG" \
+    --domain=cluster.local \
+    --keepaliveMaxServerConnectionAge=30m \
+    --httpAddr="127.0.0.1:$ISTIOD_HTTP_PORT" \
+    --httpsAddr="127.0.0.1:$ISTIOD_HTTPS_PORT" \
+    --grpcAddr="127.0.0.1:$ISTIOD_GRPC_PORT" \
+    --secureGRPCAddr="127.0.0.1:$ISTIOD_SECURE_GRPC_PORT" \
+    --monitoringAddr="127.0.0.1:$ISTIOD_MONITORING_PORT" \
+    --ctrlz_address=127.0.0.1 \
+    --ctrlz_port="$ISTIOD_CTRLZ_PORT" \
+    --caCertFile="$PKI/ca.crt" \
+    --tlsCertFile="$PKI/istiod.crt" \
+    --tlsKeyFile="$PKI/istiod.key" \
+    --shutdownDuration=1s
+  ISTIOD_PID="$(awk '$1 == "pilot-discovery" { print $2 }' "$D/pids")"
+  deadline=$(( $(date +%s) + timeout_s ))
+  until [ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$ISTIOD_HTTP_PORT/ready" 2>/dev/null)" = 200 ]; do
+    alive "$ISTIOD_PID" || die "istiod exited (see $D/logs/pilot-discovery.log)"
+    [ "$(date +%s)" -lt "$deadline" ] || die "istiod not ready after $timeout_s s (see $D/logs/pilot-discovery.log)"
+    sleep 0.5
+  done
+  # Until the apiserver has loaded the injector's configuration and istiod answers it, a pod
+  # would be stored without its proxy: probe with a server-side dry run in an enrolled namespace.
+  kc create namespace istio-e2e-probe > /dev/null
+  kc label namespace istio-e2e-probe istio-injection=enabled > /dev/null
+  # (output captured first: under pipefail `kubectl | grep -q` fails when grep exits early)
+  probe_out() { kc run probe -n istio-e2e-probe --image=registry.invalid/probe:1 --restart=Never --dry-run=server -o json 2>&1 || true; }
+  until [[ "$(probe_out)" == *'"name": "istio-proxy"'* ]]; do
+    alive "$ISTIOD_PID" || die "istiod exited (see $D/logs/pilot-discovery.log)"
+    [ "$(date +%s)" -lt "$deadline" ] || die "istiod's injector never answered (see $D/logs/pilot-discovery.log)"
+    sleep 0.5
+  done
+  kc delete namespace istio-e2e-probe --wait=false > /dev/null
+  log "istiod $ISTIO_BUILD_VERSION ($ISTIO_VERSION) injecting on $ISTIOD_URL after $(elapsed) s"
+fi
+
 cat > "$D/env" <<EOF
 MESHLOCK_E2E_DIR=$D
 KUBECONFIG=$KUBECONFIG_FILE
@@ -269,6 +441,14 @@ E2E_TOKEN=$TOKEN
 E2E_AUDIT_LOG=$D/logs/audit.log
 E2E_LOG_DIR=$D/logs
 E2E_SHARED=$(cd "$SHARED" && pwd)
+E2E_KCM_PID=$KCM_PID
+E2E_ISTIO=$([ "$WITH_ISTIO" = 0 ] && echo 0 || echo 1)
+ISTIOCTL=$([ "$WITH_ISTIO" = 0 ] || echo "$ISTIOCTL")
+E2E_ISTIO_VERSION=$ISTIO_VERSION
+E2E_ISTIO_BUILD_VERSION=$ISTIO_BUILD_VERSION
+E2E_ISTIOD_PID=$ISTIOD_PID
+E2E_ISTIOD_URL=$([ "$WITH_ISTIO" = 0 ] || echo "$ISTIOD_URL")
+E2E_ISTIOD_MONITORING_URL=$([ "$WITH_ISTIO" = 0 ] || echo "http://127.0.0.1:$ISTIOD_MONITORING_PORT")
 E2E_STARTUP_SECONDS=$(elapsed)
 EOF
 started_ok=1

@@ -18,6 +18,15 @@ export interface ClusterEnv {
   auditLog: string;
   logDir: string;
   shared: string;
+  /** Istio installed by up.sh (istiod on the host, the chart's configurations); false with MESHLOCK_E2E_ISTIO=0 */
+  istio: boolean;
+  /** istioctl of the same build as istiod (empty without Istio) */
+  istioctl: string;
+  /** istiod's pseudo-version of istio.io/istio and its stamped version */
+  istioVersion: string;
+  istioBuildVersion: string;
+  /** istiod's self-monitoring endpoint (Prometheus metrics), empty without Istio */
+  istiodMonitoringUrl: string;
 }
 
 function parseEnvFile(text: string): Map<string, string> {
@@ -57,6 +66,11 @@ export function clusterEnv(): ClusterEnv {
     auditLog: get('E2E_AUDIT_LOG'),
     logDir: get('E2E_LOG_DIR'),
     shared: get('E2E_SHARED'),
+    istio: vars.get('E2E_ISTIO') === '1',
+    istioctl: vars.get('ISTIOCTL') ?? '',
+    istioVersion: vars.get('E2E_ISTIO_VERSION') ?? '',
+    istioBuildVersion: vars.get('E2E_ISTIO_BUILD_VERSION') ?? '',
+    istiodMonitoringUrl: vars.get('E2E_ISTIOD_MONITORING_URL') ?? '',
   };
   return cached;
 }
