@@ -10,9 +10,12 @@ import { listPods, mutatedBy, proxyOf, sidecarStatus, waitAuditCreate, waitForPo
 
 const env = clusterEnv();
 const NO_ISTIO = env.istio ? false : 'Istio is not installed (MESHLOCK_E2E_ISTIO=0)';
-// Both come from issue #10 (branch live-safety); see the report of issue #12.
-const NATIVE_SIDECAR_TODO: string | false = false;
-const RATCHET_TODO: string | false = false;
+// Both need issue #10 (branch live-safety), not on main yet; with that branch's build
+// (MESHLOCK_E2E_CLI) every test here passes. Set to false once it lands.
+const NATIVE_SIDECAR_TODO: string | false = "needs meshlock's job-native-sidecar mutation (issue #10), not on main yet";
+const RATCHET_TODO: string | false =
+  'needs UPDATE ratcheting (issue #10), not on main yet: meshlock denies the finalizer removal of a pre-existing ' +
+  'violating object and wedges the garbage collector';
 
 const FINALIZER = 'e2e.meshlock.dev/hold';
 const labelsOf = (o: Manifest): Record<string, string> => (o.metadata as { labels?: Record<string, string> }).labels ?? {};

@@ -88,25 +88,6 @@ t.test('a PeerAuthentication both allow is stored, with Istio\'s warning and non
   t.notMatch(r.stderr, /Warning: pa-/, 'no meshlock warning', { output: describeRun(r) });
 });
 
-t.test('a PeerAuthentication Istio refuses and meshlock allows: Istio\'s denial is printed', async (t) => {
-  // An empty portLevelMtls passes the CRD's schema and CEL rules but not Istio's webhook
-  // (ValidatePeerAuthentication: "port level mTLS, if defined, must have at least one element");
-  // meshlock denies it too (pa-port-mode), so whichever denial the apiserver returns names it.
-  const r = await apply(peerAuth(paNs, 'empty-ports', { selector: { matchLabels: { app: 'x' } }, mtls: { mode: 'STRICT' }, portLevelMtls: {} }));
-  t.not(r.code, 0, 'refused', { output: describeRun(r) });
-  t.match(r.stderr, /validation\.istio\.io" denied the request|meshlock denied PeerAuthentication/, 'a denial from one of them', { output: describeRun(r) });
-  const mine = await waitLog(`empty-ports`);
-  t.ok(mine, "meshlock's log records its own verdict on the object", { log: ml.server.log().slice(-2000) });
-});
-
-async function waitLog(needle: string): Promise<boolean> {
-  for (let i = 0; i < 20; i++) {
-    if (ml.server.log().includes(needle)) return true;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
-}
-
 // --- Cross-check ---------------------------------------------------------------------------------
 
 interface Verdict {
@@ -117,7 +98,9 @@ interface Verdict {
 /** `istioctl x check-inject -n NS POD`: the table WEBHOOK REVISION INJECTED REASON; injected when any row says ✔. */
 function parseCheckInject(r: Run): Verdict | string {
   if (r.code !== 0) return `istioctl x check-inject failed: ${describeRun(r)}`;
-  const rows = r.stdout
+  // istioctl colours the ✔/✘ cell (fatih/color) even into a pipe.
+  // eslint-disable-next-line no-control-regex
+  const rows = r.stdout.replace(/\x1b\[[0-9;]*m/g, '')
     .split('\n')
     .slice(1)
     .map((l) => l.trim())

@@ -10,7 +10,7 @@ import { INJECTOR_CONFIG, startInjector } from './lib/injector.js';
 import { certs, install, removeWebhooks, renderDeploy } from './lib/meshlock.js';
 import { pod } from './lib/objects.js';
 import { clusterEnv } from './lib/cluster.js';
-import { auditCreates, mutatedBy } from './lib/controllers.js';
+import { auditCreates, mutatedBy, proxyOf, type PodLike } from './lib/controllers.js';
 
 const realIstio = clusterEnv().istio;
 const injector = realIstio ? undefined : await startInjector(await certs());
@@ -35,6 +35,13 @@ t.teardown(removeInjector);
 
 const containersOf = (o: Manifest): string[] =>
   ((o.spec as { containers: { name: string }[] }).containers ?? []).map((c) => c.name);
+// istio-proxy as a container (the stand-in, Istio without native sidecars) or as a native sidecar
+// (an init container with restartPolicy Always, what the real injector adds on this Kubernetes).
+const hasProxy = (o: Manifest): boolean => proxyOf(o as PodLike).kind !== 'none';
+const allContainersOf = (o: Manifest): string[] => [
+  ...(((o.spec as { initContainers?: { name: string }[] }).initContainers ?? []).map((c) => `init:${c.name}`)),
+  ...containersOf(o),
+];
 
 // Before meshlock is installed: the injector's configuration, a namespace without any
 // label (nothing adds one yet) and a labelled namespace to see the injector answer.
@@ -56,7 +63,7 @@ try {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const probe = await kubectl(['run', uniqueName('probe'), '-n', labelled, '--image=registry.invalid/x:1', '--dry-run=server', '-o', 'json']);
-    if (probe.code === 0 && containersOf(JSON.parse(probe.stdout) as Manifest).includes('istio-proxy')) break;
+    if (probe.code === 0 && hasProxy(JSON.parse(probe.stdout) as Manifest)) break;
     if (Date.now() > deadline) throw new Error(`the injector was never called: ${describeRun(probe)}`);
     await sleep(500);
   }
@@ -79,7 +86,7 @@ t.teardown(() => ml.uninstall());
 
 t.test('without meshlock, a pod in a namespace with no labels gets no sidecar (the control)', async (t) => {
   t.equal(before.code, 0, 'created', { output: describeRun(before) });
-  t.same(beforeStored ? containersOf(beforeStored) : undefined, ['app'], 'no istio-proxy');
+  t.same(beforeStored ? allContainersOf(beforeStored) : undefined, ['app'], 'no istio-proxy');
 });
 
 t.test("meshlock's mutating configuration sorts before Istio's injector", async (t) => {
@@ -97,8 +104,8 @@ t.test('a pod created in a namespace without labels ends up with the proxy', asy
   const stored = await getJson(['pod', 'after-meshlock', '-n', plain]);
   const labels = (stored.metadata as { labels?: Record<string, string> }).labels ?? {};
   t.equal(labels['sidecar.istio.io/inject'], 'true', "meshlock's label is stored");
-  t.ok(containersOf(stored).includes('istio-proxy'), "Istio's object webhook saw meshlock's label: istio-proxy injected", {
-    containers: containersOf(stored),
+  t.ok(hasProxy(stored), "Istio's object webhook saw meshlock's label: istio-proxy injected", {
+    containers: allContainersOf(stored),
   });
   t.ok(await injectedThrough('object', plain, 'after-meshlock'), 'the call came through object.sidecar-injector.istio.io');
 });
@@ -109,6 +116,6 @@ t.test('a pod in a namespace meshlock labelled gets the proxy through the namesp
   const r = await apply(pod(ns, 'web'));
   t.equal(r.code, 0, 'created', { output: describeRun(r) });
   const stored = await getJson(['pod', 'web', '-n', ns]);
-  t.ok(containersOf(stored).includes('istio-proxy'), 'istio-proxy injected', { containers: containersOf(stored) });
+  t.ok(hasProxy(stored), 'istio-proxy injected', { containers: allContainersOf(stored) });
   t.ok(await injectedThrough('namespace', ns, 'web'), 'through namespace.sidecar-injector.istio.io');
 });

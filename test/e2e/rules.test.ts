@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { clusterEnv } from './lib/cluster.js';
-import { apply, describeRun, kubectl, uniqueName, type Manifest } from './lib/kubectl.js';
+import { apply, describeRun, getJson, kubectl, uniqueName, type Manifest } from './lib/kubectl.js';
+import { proxyOf, sidecarStatus, type PodLike } from './lib/controllers.js';
 import { install } from './lib/meshlock.js';
 import {
   assertAllowed,
@@ -199,11 +200,30 @@ t.test('pod rules: each violating pod is refused with its rule', async (t) => {
     ['net-admin', pod(ns, 'net-admin', { container: { securityContext: { capabilities: { add: ['NET_ADMIN'] } } } }), 'pod-net-admin'],
     ['net-raw', pod(ns, 'net-raw', { container: { securityContext: { capabilities: { add: ['NET_RAW'] } } } }), 'pod-net-admin'],
     ['privileged', pod(ns, 'privileged', { container: { securityContext: { privileged: true } } }), 'pod-net-admin'],
-    ['forged-status', pod(ns, 'forged-status', { annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } }), 'pod-forged-status'],
+    // With Istio's real injector the pod is injected anyway (next test): only the stand-in-free
+    // run (MESHLOCK_E2E_ISTIO=0) stores it as sent.
+    ...(clusterEnv().istio
+      ? []
+      : ([['forged-status', pod(ns, 'forged-status', { annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } }), 'pod-forged-status']] as [string, Manifest, string][])),
   ];
   for (const [label, o, rule] of cases) await denied(t, o, [rule], label);
   const r = await kubectl(['get', 'pods', '-n', ns, '-o', 'name']);
   t.equal(r.stdout.trim(), '', 'no violating pod was stored');
+});
+
+t.test("a pod whose status annotation claims injection gets Istio's real proxy anyway", { skip: clusterEnv().istio ? false : 'Istio is not installed (MESHLOCK_E2E_ISTIO=0)' }, async (t) => {
+  // Istio's webhook does not skip a pod that already carries sidecar.istio.io/status: it injects
+  // and writes its own status (pkg/kube/inject/webhook.go reapplyOverwrittenContainers reads the
+  // old status only to know which containers to replace). So by the time meshlock's validating
+  // webhook sees the pod it has istio-proxy, and pod-forged-status has nothing to deny.
+  const ns = await freshNamespace();
+  const r = await apply(pod(ns, 'forged-status', { annotations: { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } }));
+  t.equal(r.code, 0, 'created', { output: describeRun(r) });
+  if (r.code !== 0) return;
+  const stored = (await getJson(['pod', 'forged-status', '-n', ns])) as PodLike;
+  t.not(proxyOf(stored).kind, 'none', 'istio-proxy injected');
+  t.not(stored.metadata.annotations?.['sidecar.istio.io/status'], '{"containers":["istio-proxy"]}', "the injector replaced the forged status with its own");
+  t.ok(sidecarStatus(stored)?.revision, 'the status is the injector\'s (it names a revision)', { status: sidecarStatus(stored) });
 });
 
 t.test('pod-outbound-bypass: an outbound exclusion is allowed with a warning', async (t) => {

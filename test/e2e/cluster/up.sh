@@ -229,7 +229,6 @@ apiserver_args=(
   --service-cluster-ip-range=10.0.0.0/24
   --allow-privileged=true
   --authorization-mode=RBAC
-  --disable-admission-plugins=ServiceAccount
   --client-ca-file="$PKI/ca.crt"
   --token-auth-file="$D/tokens.csv"
   --service-account-issuer="https://127.0.0.1:$APISERVER_PORT/"
@@ -336,11 +335,15 @@ if [ "$WITH_ISTIO" != 0 ]; then
   ISTIOD_URL="https://127.0.0.1:$ISTIOD_HTTPS_PORT"
   # Istio's own chart, rendered by the istioctl of the same module: the minimal profile is the
   # base chart (CRDs, validation configuration) + the istiod chart (ConfigMaps "istio" and
-  # "istio-sidecar-injector", injector and validation configurations, RBAC). Its values for
+  # "istio-sidecar-injector", injector and validation configurations, RBAC). defaultRevision=default
+  # as Istio's Helm instructions install the base chart: it adds istiod-default-validator, the
+  # validation webhook for objects without an istio.io/rev label (the istiod chart's own
+  # istio-validator-istio-system only selects istio.io/rev=default). Its values for
   # an istiod outside the cluster (istiodRemote.injectionURL, base.validationURL and their
   # CA bundles) point the webhook configurations at istiod on loopback; names, selectors
   # and reinvocationPolicy stay as the chart renders them.
   "$ISTIOCTL" manifest generate --set profile=minimal \
+    --set values.defaultRevision=default \
     --set values.global.istioNamespace=istio-system \
     --set values.istiodRemote.injectionURL="$ISTIOD_URL/inject" \
     --set values.istiodRemote.injectionCABundle="$ca_b64" \
