@@ -10,12 +10,11 @@ import { listPods, mutatedBy, proxyOf, sidecarStatus, waitAuditCreate, waitForPo
 
 const env = clusterEnv();
 const NO_ISTIO = env.istio ? false : 'Istio is not installed (MESHLOCK_E2E_ISTIO=0)';
-// Both need issue #10 (branch live-safety), not on main yet; with that branch's build
-// (MESHLOCK_E2E_CLI) every test here passes. Set to false once it lands.
-const NATIVE_SIDECAR_TODO: string | false = "needs meshlock's job-native-sidecar mutation (issue #10), not on main yet";
-const RATCHET_TODO: string | false =
-  'needs UPDATE ratcheting (issue #10), not on main yet: meshlock denies the finalizer removal of a pre-existing ' +
-  'violating object and wedges the garbage collector';
+// Both came with issue #10: the job-native-sidecar mutation and UPDATE ratcheting (without it
+// meshlock denied the finalizer removal of a pre-existing violating object and wedged the
+// garbage collector). Set to a reason to mark them todo.
+const NATIVE_SIDECAR_TODO: string | false = false;
+const RATCHET_TODO: string | false = false;
 
 const FINALIZER = 'e2e.meshlock.dev/hold';
 const labelsOf = (o: Manifest): Record<string, string> => (o.metadata as { labels?: Record<string, string> }).labels ?? {};
