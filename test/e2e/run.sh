@@ -71,7 +71,7 @@ export MESHLOCK_E2E_ENV="$MESHLOCK_E2E_DIR/env"
 # Files run one at a time, in this order (the cluster check first, meshlock's own parts after),
 # each with its own tap process: every file points the cluster's webhook configurations at its
 # own meshlock server. Explicit files override .taprc's exclude of test/e2e.
-ORDER=(cluster rules mutation ordering modes enforcement audit)
+ORDER=(cluster rules mutation ordering modes enforcement live-safety audit)
 if [ $# -gt 0 ]; then
   files=("$@")
 else
