@@ -7,6 +7,7 @@ import { buildReport } from '../src/audit/build.js';
 import { inventoryOf } from '../src/audit/inventory.js';
 import type { AuditReport } from '../src/audit/model.js';
 import { renderAuditMarkdown, renderAuditText } from '../src/audit/render/audit-text.js';
+import { renderAuditHtml } from '../src/audit/render/html.js';
 import { parseConfigText, resolveConfig } from '../src/config/index.js';
 
 type Obj = Record<string, unknown>;
@@ -157,6 +158,8 @@ t.test('a workload exemption is shown as exempted, never as an error beside an e
   t.ok((r.exemptions[0]?.used ?? 0) > 0, 'the exemption is reported as used');
   t.equal(r.summary.findings.error, 0, 'nothing counted as an error');
   t.match(renderAuditText(r, false), /Exempted \(not counted as findings\)\n {2}\[exempted pod-host-network\] DaemonSet monitoring\/node-exporter: .*\(exemptions\[0\]: host metrics\)/);
+  t.match(renderAuditMarkdown(r), /## Exempted\n\n\| rule \| object \| message \| exemption \|/);
+  t.match(renderAuditHtml(r), /<h2>Exempted \(not counted as findings\)<\/h2>/);
   // Without the exemption both are errors.
   const bare = audit([ns('istio-system', {}), MESH_STRICT, ns('monitoring'), exporter]);
   t.ok(bare.findings.some((f) => f.rule === 'workload-not-meshed' && f.name === 'node-exporter' && f.severity === 'error'));

@@ -130,6 +130,16 @@ ${chart(r.namespaces)}`);
       new Set([8]),
     ),
   );
+  if (r.exempted && r.exempted.length > 0) {
+    parts.push('<h2>Exempted (not counted as findings)</h2>');
+    parts.push(
+      table(
+        'exempted',
+        ['rule', 'object', 'message', 'exemption'],
+        r.exempted.map((f) => [esc(f.rule), esc(`${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name}`), esc(f.message), esc(`exemptions[${f.exemption.index}]: ${f.exemption.reason}`)]),
+      ),
+    );
+  }
   if (r.installation) {
     parts.push('<h2>Installation</h2>');
     parts.push(`<ul id="installation">${r.installation.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
