@@ -170,7 +170,9 @@ t.test('a pod is meshed with an istio-proxy container, a native sidecar, or ambi
   t.equal(g.policyMtls, 'STRICT', 'even though the policies say STRICT');
   t.match(workload(report, 'host', 'n').reason, /hostNetwork/);
   t.match(workload(report, 'optout', 'o').reason, /sidecar.istio.io\/inject=false/);
-  t.ok(report.findings.some((f) => f.rule === 'workload-not-meshed' && f.name === 'g'));
+  // One finding per root cause: g is out of the mesh because its namespace is not enrolled.
+  t.ok(report.findings.some((f) => f.rule === 'ns-injection-missing' && f.name === 'notmeshed' && f.effects?.some((e) => e.rule === 'workload-not-meshed' && e.name === 'g')), 'not meshed, listed under the namespace finding');
+  t.notOk(report.findings.some((f) => f.rule === 'workload-not-meshed' && f.name === 'g'), 'and not counted again');
 });
 
 t.test('the summary counts workloads, meshed, strict and coverage, with a row per namespace', async (t) => {
@@ -192,8 +194,11 @@ t.test('DestinationRules sending plaintext to in-mesh hosts are listed; egress o
 });
 
 t.test('findings come from every engine rule, each mapped to its controls', async (t) => {
-  const rules = new Set(report.findings.map((f) => f.rule));
+  const rules = new Set(report.findings.flatMap((f) => [f.rule, ...(f.effects ?? []).map((e) => e.rule)]));
   for (const r of ['pa-mode', 'pa-root-selector', 'pa-port-mode', 'dr-tls-disable', 'pod-host-network', 'pod-injection-disabled', 'ns-injection-missing', 'workload-not-strict', 'workload-not-meshed']) t.ok(rules.has(r), r);
+  const host = report.findings.find((f) => f.rule === 'pod-host-network');
+  t.same(host?.effects?.map((e) => [e.rule, e.name]), [['workload-not-meshed', 'n']], 'hostNetwork is the root cause; not meshed is its effect');
+  t.notOk(report.findings.some((f) => f.rule === 'workload-not-meshed' && f.name === 'n'), 'one finding per root cause');
   for (const f of report.findings) t.ok(f.controls.length > 0, `${f.rule} maps to a control`);
   const pod = report.findings.find((f) => f.rule === 'pod-host-network');
   t.same(pod && [pod.kind, pod.name], ['Deployment', 'n'], "a pod's finding is reported once, on its Deployment");

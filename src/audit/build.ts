@@ -8,7 +8,9 @@ import { apiserverBackendFindings } from './backends.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { AuditReport, DestinationRuleRow, ExemptedFinding, ExemptionRow, NamespaceRow, ReportFinding, WorkloadRow } from './model.js';
 import { portSummary } from './ports.js';
+import { exemptionRef, foldRootCauses, mtlsText, verdictOf } from './phases.js';
 import { servedRevisions } from './revisions.js';
+import { controlPlaneVersions } from './skew.js';
 import { VERSION } from './version.js';
 import { indexControllers, meshStatus, refKey, workloadOf, type MeshStatus, type NamespaceFacts, type WorkloadRef } from './workloads.js';
 
@@ -22,6 +24,8 @@ export interface BuildOptions {
   /** Findings from checks outside this module (installation), already in report form. */
   readonly extraFindings?: readonly ReportFinding[];
   readonly installation?: AuditReport['installation'];
+  /** The cluster audited (live audits): kubeconfig context and API server. */
+  readonly cluster?: { readonly context?: string; readonly server?: string };
   /** File and line of objects read from a dump, keyed by the object itself. */
   readonly locations?: ReadonlyMap<unknown, { file: string; line: number }>;
 }
@@ -53,6 +57,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const factsOf = (ns: string): NamespaceFacts => nsFacts.get(ns) ?? { labels: new Map(), known: false };
 
   const served = servedRevisions(inv, config.rootNamespace);
+  const cpVersions = controlPlaneVersions(inv, config.rootNamespace);
   const policies: PeerAuthn[] = [];
   for (const pa of inv.peerAuthentications) {
     const p = readPeerAuthentication(pa);
@@ -106,8 +111,10 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
       istio: (notMeshed ?? (acc.statuses[0] as MeshStatus)).istio,
       effectiveMtls: effective,
       policyMtls: policy.weakest,
+      defaultMtls: policy.mode,
       ports: policy.ports,
       ...(Object.keys(edges).length > 0 ? { edges } : {}),
+      mtls: mtlsText({ meshed, ...(notMeshed?.reason ? { reason: notMeshed.reason } : {}), defaultMtls: policy.mode, ports: policy.ports, ...(Object.keys(edges).length > 0 ? { edges } : {}) }),
       policies: policy.from,
       strict: meshed && judged === 'STRICT',
     });
@@ -123,7 +130,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   // lifted has its workload findings shown as exempted by it, never as errors.
   const exempted: ExemptedFinding[] = [];
   const exemptedBy = new Map<string, CompiledExemption>();
-  const exemptionOf = (x: CompiledExemption): ExemptedFinding['exemption'] => ({ index: x.index, reason: x.source.reason, ...(x.source.owner ? { owner: x.source.owner } : {}) });
+  const exemptionOf = (x: CompiledExemption): ExemptedFinding['exemption'] => exemptionRef(x);
   const destinationRules: DestinationRuleRow[] = [];
   const judgeObject = (o: KObj, attributeTo: WorkloadRef | undefined): ValidationResult | undefined => {
     const group = groupOf(o.apiVersion);
@@ -281,6 +288,16 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   }
 
   findings.push(...(opts.extraFindings ?? []));
+  // One finding per root cause: effects listed under their cause, and following it into an exemption.
+  {
+    const rooted = foldRootCauses([...findings, ...exempted], workloads);
+    findings.length = 0;
+    exempted.length = 0;
+    for (const f of rooted) {
+      if (f.exemption) exempted.push(f as ExemptedFinding);
+      else findings.push(f);
+    }
+  }
 
   // Per-namespace rows: every namespace seen, in the input or through a workload.
   const nsNames = new Set<string>([...nsFacts.keys()].filter((n) => wanted(n) && !isSystemNamespace(config, n)));
@@ -323,6 +340,15 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     generatedAt: ctx.now.toISOString(),
     tool: { name: 'meshlock', version: VERSION },
     source: opts.source,
+    verdict: verdictOf(findings, exempted.length),
+    identity: {
+      ...(opts.cluster?.context ? { context: opts.cluster.context } : {}),
+      ...(opts.cluster?.server ? { server: opts.cluster.server } : {}),
+      source: `${opts.source.type} ${opts.source.name}`,
+      istio: [...served.all].sort().map((revision) => ({ revision, ...(cpVersions.get(revision) ? { version: cpVersions.get(revision)?.text } : {}) })),
+      meshlockVersion: VERSION,
+      generatedAt: ctx.now.toISOString(),
+    },
     config: { mode: config.mode, dataplane: config.dataplane, rootNamespace: config.rootNamespace },
     summary: {
       workloads: workloads.length,
@@ -339,7 +365,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     findings,
     destinationRules,
     exemptions,
-    ...(exempted.length > 0 ? { exempted } : {}),
+    exempted,
     revisions: { served: [...served.all].sort(), unserved },
     ...(opts.installation ? { installation: opts.installation } : {}),
     controls,

@@ -9,6 +9,8 @@ import { versionSkewFindings } from './skew.js';
 
 export interface EvaluateOptions {
   readonly source: AuditReport['source'];
+  /** The cluster audited: kubeconfig context and API server. */
+  readonly cluster?: { readonly context?: string; readonly server?: string };
   readonly namespaces?: readonly string[];
   /** Check meshlock's own installation (a live cluster: the webhook configurations are in the inventory). */
   readonly live: boolean;
@@ -29,6 +31,7 @@ export function evaluateInventory(inv: Inventory, config: ResolvedConfig, now: D
   }
   return buildReport(inv, { config, now }, {
     source: opts.source,
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
     ...(scope ? { namespaces: [...scope] } : {}),
     extraFindings: extra,
     ...(installation ? { installation } : {}),

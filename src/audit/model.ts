@@ -19,11 +19,31 @@ export interface ReportFinding {
   /** File and line when the object came from a dump. */
   readonly file?: string;
   readonly line?: number;
+  /** Findings this one causes (a workload out of the mesh because of it), folded in rather than counted again. */
+  readonly effects?: readonly FindingEffect[];
+  /** Set on a finding an active exemption lifts (it is then listed under `exempted`, not `findings`). */
+  readonly exemption?: ExemptionRef;
+}
+
+export interface ExemptionRef {
+  readonly index: number;
+  readonly reason: string;
+  readonly owner?: string;
+  readonly expires?: string;
+}
+
+/** A secondary finding, listed under its root cause. */
+export interface FindingEffect {
+  readonly rule: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly message: string;
 }
 
 /** A finding an active exemption lifted: shown as exempted, never counted as an error. */
 export interface ExemptedFinding extends ReportFinding {
-  readonly exemption: { readonly index: number; readonly reason: string; readonly owner?: string };
+  readonly exemption: ExemptionRef;
 }
 
 export interface WorkloadRow {
@@ -44,8 +64,12 @@ export interface WorkloadRow {
   readonly effectiveMtls: MtlsMode;
   /** What the PeerAuthentications alone say, whether or not a proxy enforces it. */
   readonly policyMtls: MtlsMode;
+  /** The mode of every port without a port-level setting (what the PeerAuthentications say). */
+  readonly defaultMtls: MtlsMode;
   /** Port -> mode where a port-level policy differs from the workload mode. */
   readonly ports: Readonly<Record<string, MtlsMode>>;
+  /** The workload's mTLS as a reader should see it: every port's mode, or "no mTLS: not meshed (reason)". */
+  readonly mtls: string;
   /** Port -> reason of the `edges` entry that permits its PERMISSIVE (not counted against strictness). */
   readonly edges?: Readonly<Record<string, string>>;
   /** PeerAuthentications that decided the mode, `namespace/name`. */
@@ -107,14 +131,26 @@ export interface AuditReport {
   readonly tool: { readonly name: 'meshlock'; readonly version: string };
   readonly source: { readonly type: 'cluster' | 'file'; readonly name: string; readonly namespaces?: readonly string[] };
   readonly config: { readonly mode: string; readonly dataplane: string; readonly rootNamespace: string };
+  /** PASS when no error-severity finding stands outside an active exemption. */
+  readonly verdict: { readonly result: 'PASS' | 'FAIL'; readonly errors: number; readonly summary: string };
+  /** What was audited, for the record: the cluster, its Istio control planes, the tool and the time. */
+  readonly identity: {
+    readonly context?: string;
+    readonly server?: string;
+    readonly source: string;
+    readonly istio: readonly { readonly revision: string; readonly version?: string }[];
+    readonly meshlockVersion: string;
+    readonly generatedAt: string;
+  };
   readonly summary: AuditSummary;
   readonly namespaces: readonly NamespaceRow[];
   readonly workloads: readonly WorkloadRow[];
+  /** One per root cause, outside active exemptions. */
   readonly findings: readonly ReportFinding[];
   readonly destinationRules: readonly DestinationRuleRow[];
   readonly exemptions: readonly ExemptionRow[];
   /** What exemptions lifted in this audit (engine violations and workload findings), for the record. */
-  readonly exempted?: readonly ExemptedFinding[];
+  readonly exempted: readonly ExemptedFinding[];
   readonly revisions: { readonly served: readonly string[]; readonly unserved: readonly { namespace: string; revision: string }[] };
   /** Installation checks ran (live cluster only). */
   readonly installation?: { readonly checked: boolean; readonly notes: readonly string[] };

@@ -2,6 +2,7 @@
 // per namespace plus the cluster-scoped one, written only when its content changed (timestamps
 // aside), and the reports of namespaces that are gone (or being deleted) removed. Reports meshlock
 // wrote before a restart are found by their managed-by label and adopted.
+import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { applyReport, deleteReport, listReports, type ReportObject } from '../kube/reports.js';
 import type { AuditReport } from './model.js';
@@ -19,13 +20,15 @@ function keyOf(r: { kind: string; metadata: { name: string; namespace?: string }
   return `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
 }
 
-/** What a report says, without the time it was said: equal content means no write. */
+/** A digest of what a report says, without the time it was said: an equal digest means no write. */
 function contentOf(r: KubeReport): string {
-  return JSON.stringify({ ...r, results: r.results.map(({ timestamp: _t, ...rest }) => rest) });
+  return createHash('sha256')
+    .update(JSON.stringify({ ...r, results: r.results.map(({ timestamp: _t, ...rest }) => rest) }))
+    .digest('base64');
 }
 
 export class ReportSync {
-  /** Reports in the cluster that meshlock owns, with the content last written (`''` when adopted unseen). */
+  /** Reports in the cluster that meshlock owns, with the digest of the content last written (`''` when adopted unseen). */
   private readonly written = new Map<string, { ref: { apiVersion: string; kind: string; name: string; namespace?: string }; content: string }>();
   private adopted = false;
 

@@ -23,6 +23,20 @@ const POD_SPEC_DROP = new Set([
   'overhead',
   'resourceClaims',
   'resources',
+  'nodeName',
+  'dnsPolicy',
+  'schedulerName',
+  'serviceAccount',
+  'serviceAccountName',
+  'automountServiceAccountToken',
+  'terminationGracePeriodSeconds',
+  'priority',
+  'priorityClassName',
+  'preemptionPolicy',
+  'enableServiceLinks',
+  'hostname',
+  'subdomain',
+  'runtimeClassName',
 ]);
 
 /** Container fields no rule reads; name, image, args, ports, securityContext, restartPolicy and the rest stay. */
@@ -40,6 +54,10 @@ const CONTAINER_DROP = new Set([
   'terminationMessagePath',
   'terminationMessagePolicy',
   'workingDir',
+  'imagePullPolicy',
+  'stdin',
+  'stdinOnce',
+  'tty',
 ]);
 
 const SECRET_KEEP = new Set(['tls.crt', 'ca.crt']);
@@ -54,9 +72,17 @@ function without(o: Obj, drop: ReadonlySet<string>): Obj {
   return out;
 }
 
+const METADATA_DROP = new Set(['managedFields', 'resourceVersion', 'selfLink', 'generation', 'uid', 'finalizers']);
+
+/** Owner references keep what walking up to the workload needs. */
+function stripOwners(refs: unknown): unknown {
+  return Array.isArray(refs) ? refs.map((r) => (isObj(r) ? { apiVersion: r['apiVersion'], kind: r['kind'], name: r['name'], ...(r['controller'] === true ? { controller: true } : {}) } : r)) : refs;
+}
+
 function stripMetadata(meta: unknown): unknown {
   if (!isObj(meta)) return meta;
-  const out = without(meta, new Set(['managedFields', 'resourceVersion', 'selfLink', 'generation']));
+  const out = without(meta, METADATA_DROP);
+  if ('ownerReferences' in out) out['ownerReferences'] = stripOwners(out['ownerReferences']);
   const ann = meta['annotations'];
   if (isObj(ann) && LAST_APPLIED in ann) {
     const { [LAST_APPLIED]: _dropped, ...rest } = ann;

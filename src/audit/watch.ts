@@ -39,7 +39,8 @@ export interface LiveAuditOptions {
 
 export class LiveAudit {
   readonly reflectors: Reflector[] = [];
-  report: AuditReport | undefined;
+  /** The last report's summary; the report itself is not kept (on a large cluster it is tens of MiB). */
+  summary: AuditReport['summary'] | undefined;
   lastRunAt: Date | undefined;
   private config: ResolvedConfig;
   private readonly sync: ReportSync | undefined;
@@ -88,7 +89,7 @@ export class LiveAudit {
   }
 
   get ready(): boolean {
-    return this.report !== undefined;
+    return this.summary !== undefined;
   }
 
   start(): void {
@@ -114,7 +115,7 @@ export class LiveAudit {
     if (change === 'state' && r.state === 'failing') return;
     if (!this.settled) return;
     // The first complete listing runs at once; later changes wait for the debounce.
-    this.schedule(this.report ? (this.opts.debounceMs ?? 1000) : 0, change === 'relisted' ? `${r.name} listed` : `${r.name} ${change}`);
+    this.schedule(this.summary ? (this.opts.debounceMs ?? 1000) : 0, change === 'relisted' ? `${r.name} listed` : `${r.name} ${change}`);
   }
 
   private schedule(delayMs: number, reason: string): void {
@@ -170,6 +171,7 @@ export class LiveAudit {
       const server = this.opts.kc.getCurrentCluster()?.server ?? '?';
       report = evaluateInventory(inventory, this.config, now, {
         source: { type: 'cluster', name: `${this.opts.kc.getCurrentContext()} (${server})`, ...(this.opts.namespaces?.length ? { namespaces: this.opts.namespaces } : {}) },
+        cluster: { context: this.opts.kc.getCurrentContext(), server },
         ...(this.opts.namespaces?.length ? { namespaces: this.opts.namespaces } : {}),
         live: true,
         ...(this.opts.expectations ? { expectations: this.opts.expectations } : {}),
@@ -181,7 +183,7 @@ export class LiveAudit {
       return;
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.report = report;
+    this.summary = report.summary;
     this.lastRunAt = new Date();
     this.opts.metrics.record(report, seconds, this.lastRunAt);
     this.opts.metrics.runs.inc({ outcome: 'ok' });

@@ -172,6 +172,7 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
     source,
     ...(namespaces.length ? { namespaces } : {}),
     live: kc !== undefined,
+    ...(kc ? { cluster: { context: kc.getCurrentContext(), server: kc.getCurrentCluster()?.server ?? '' } } : {}),
     expectations: expected,
     notes,
     ...(collected.locations ? { locations: collected.locations } : {}),

@@ -1,6 +1,6 @@
 // The audit as text for a terminal, and as Markdown for a pull request or a wiki page.
 import { CONTROLS } from '../controls.js';
-import type { AuditReport, WorkloadRow } from '../model.js';
+import type { AuditReport, ExemptionRef, ReportFinding, WorkloadRow } from '../model.js';
 import { portSummary } from '../ports.js';
 import { paint } from './colour.js';
 
@@ -13,11 +13,36 @@ function sourceLine(r: AuditReport): string {
   return `${r.source.type === 'cluster' ? 'cluster' : 'file'} ${r.source.name}${r.source.namespaces?.length ? ` (namespaces: ${r.source.namespaces.join(', ')})` : ''}, ${r.generatedAt}`;
 }
 
+/** Cluster identity lines, shared by text and Markdown. */
+export function identityLines(r: AuditReport): string[] {
+  const id = r.identity;
+  const istio = id.istio.length ? id.istio.map((x) => `${x.revision}${x.version ? ` (${x.version})` : ''}`).join(', ') : 'no control plane found';
+  return [
+    ...(id.context !== undefined ? [`context: ${id.context}`] : []),
+    ...(id.server ? [`server: ${id.server}`] : []),
+    `source: ${id.source}`,
+    `Istio revisions: ${istio}`,
+    `meshlock: ${id.meshlockVersion}`,
+    `generated: ${id.generatedAt}`,
+  ];
+}
+
+function objectName(f: { kind: string; namespace: string; name: string }): string {
+  return `${f.kind} ${f.namespace && f.kind !== 'Namespace' ? `${f.namespace}/` : ''}${f.name}`;
+}
+
+/** `exemptions[2], owner team-a, until 2026-12-31: reason` */
+export function exemptionText(e: ExemptionRef): string {
+  return `exemptions[${e.index}]${e.owner ? `, owner ${e.owner}` : ''}, ${e.expires ? `until ${e.expires}` : 'no expiry'}: ${e.reason}`;
+}
+
 export function renderAuditText(r: AuditReport, colour: boolean): string {
   const p = paint(colour);
   const s = r.summary;
   const out: string[] = [];
   out.push(p.bold(`meshlock audit of ${sourceLine(r)}`));
+  out.push(p.bold(r.verdict.result === 'PASS' ? p.green(`verdict: ${r.verdict.summary}`) : p.red(`verdict: ${r.verdict.summary}`)));
+  for (const l of identityLines(r)) out.push(`  ${l}`);
   out.push(
     `workloads ${s.workloads}, meshed ${s.meshed}, strict ${s.strict}, coverage ${s.coveragePercent}%; findings: ${p.red(`${s.findings.error} error`)}, ${p.yellow(`${s.findings.warning} warning`)}`,
   );
@@ -30,10 +55,7 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
   if (weak.length > 0) {
     out.push('');
     out.push(p.bold('Workloads not effectively STRICT'));
-    for (const w of weak) {
-      const ports = portSummary(w);
-      out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.meshed ? w.effectiveMtls : `not meshed: ${w.reason ?? ''} [${istioDecision(w)}]`}${ports ? ` ports ${ports}` : ''}`);
-    }
+    for (const w of weak) out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.mtls}${w.meshed ? '' : ` [${istioDecision(w)}]`}`);
   }
   const edged = r.workloads.filter((w) => w.edges !== undefined);
   if (edged.length > 0) {
@@ -46,7 +68,8 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push(p.bold('Findings'));
     for (const f of r.findings) {
       const tag = f.severity === 'error' ? p.red(f.rule) : p.yellow(f.rule);
-      out.push(`  [${tag}] ${f.kind} ${f.namespace && f.kind !== 'Namespace' ? `${f.namespace}/` : ''}${f.name}: ${f.message}${f.mode !== 'enforce' && f.mode !== 'audit' ? ` (${f.mode})` : ''}`);
+      out.push(`  [${tag}] ${objectName(f)}: ${f.message}${f.mode !== 'enforce' && f.mode !== 'audit' ? ` (${f.mode})` : ''}`);
+      for (const e of f.effects ?? []) out.push(`      causes [${e.rule}] ${objectName(e)}: ${e.message}`);
     }
   }
   if (r.exemptions.length > 0) {
@@ -54,10 +77,14 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push(p.bold('Exemptions'));
     for (const e of r.exemptions) out.push(`  [${e.status}] ${e.namespace}/${e.kind ?? '*'}/${e.name ?? '*'} ${e.rules?.join(',') ?? 'all rules'} until ${e.expires ?? 'forever'}: ${e.reason} (used ${e.used})`);
   }
-  if (r.exempted && r.exempted.length > 0) {
+  if (r.exempted.length > 0) {
     out.push('');
-    out.push(p.bold('Exempted (not counted as findings)'));
-    for (const f of r.exempted) out.push(`  [exempted ${f.rule}] ${f.kind} ${f.namespace && f.kind !== 'Namespace' ? `${f.namespace}/` : ''}${f.name}: ${f.message} (exemptions[${f.exemption.index}]: ${f.exemption.reason})`);
+    out.push(p.bold('Exempted findings (not counted in the verdict)'));
+    for (const f of r.exempted) {
+      out.push(`  [exempted ${f.rule}] ${objectName(f)}: ${f.message}`);
+      out.push(`      by ${exemptionText(f.exemption)}`);
+      for (const e of f.effects ?? []) out.push(`      causes [${e.rule}] ${objectName(e)}: ${e.message}`);
+    }
   }
   if (r.installation) {
     out.push('');
@@ -79,6 +106,10 @@ export function renderAuditMarkdown(r: AuditReport): string {
   const out: string[] = [];
   out.push('# meshlock mTLS audit');
   out.push('');
+  out.push(`**Verdict: ${r.verdict.result}**: ${md(r.verdict.summary)}`);
+  out.push('');
+  for (const l of identityLines(r)) out.push(`- ${md(l)}`);
+  out.push('');
   out.push(`Source: ${md(sourceLine(r))}. meshlock ${r.tool.version}, mode ${r.config.mode}, dataplane ${r.config.dataplane}, root namespace ${r.config.rootNamespace}.`);
   out.push('');
   out.push('## Summary');
@@ -95,30 +126,35 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('');
   out.push('## Workloads');
   out.push('');
-  out.push('| namespace | kind | name | pods | meshed | Istio decided by | effective mTLS | ports |');
+  out.push('| namespace | kind | name | pods | meshed | Istio decided by | mTLS | strict |');
   out.push('|---|---|---|---:|---|---|---|---|');
   for (const w of r.workloads) {
-    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : `no: ${md(w.reason ?? '')}`} | ${md(istioDecision(w))} | ${w.effectiveMtls} | ${md(portSummary(w))} |`);
+    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : 'no'} | ${md(istioDecision(w))} | ${md(w.mtls)} | ${w.strict ? 'yes' : 'no'} |`);
   }
   out.push('');
   out.push('## Findings');
   out.push('');
   out.push('| rule | severity | mode | object | message | controls |');
   out.push('|---|---|---|---|---|---|');
-  for (const f of r.findings) out.push(`| ${f.rule} | ${f.severity} | ${f.mode} | ${md(`${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name}`)} | ${md(f.message)} | ${f.controls.join(', ')} |`);
+  const causes = (f: ReportFinding): string => ((f.effects ?? []).length ? `<br>causes: ${(f.effects ?? []).map((e) => md(`${e.rule} on ${objectName(e)}`)).join('; ')}` : '');
+  for (const f of r.findings) out.push(`| ${f.rule} | ${f.severity} | ${f.mode} | ${md(objectName(f))} | ${md(f.message)}${causes(f)} | ${f.controls.join(', ')} |`);
   out.push('');
   out.push('## Exemptions');
   out.push('');
   out.push('| status | namespace | kind | name | rules | expires | reason | owner | used |');
   out.push('|---|---|---|---|---|---|---|---|---:|');
   for (const e of r.exemptions) out.push(`| ${e.status} | ${md(e.namespace)} | ${e.kind ?? '*'} | ${md(e.name ?? '*')} | ${e.rules?.join(', ') ?? 'all'} | ${e.expires ?? 'never'} | ${md(e.reason)} | ${md(e.owner ?? '')} | ${e.used} |`);
-  if (r.exempted && r.exempted.length > 0) {
-    out.push('');
-    out.push('## Exempted');
-    out.push('');
-    out.push('| rule | object | message | exemption |');
-    out.push('|---|---|---|---|');
-    for (const f of r.exempted) out.push(`| ${f.rule} | ${md(`${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name}`)} | ${md(f.message)} | ${md(`exemptions[${f.exemption.index}]: ${f.exemption.reason}`)} |`);
+  out.push('');
+  out.push('## Exempted findings');
+  out.push('');
+  if (r.exempted.length === 0) out.push('None.');
+  else {
+    out.push('| rule | severity | object | message | exemption | owner | expires | reason |');
+    out.push('|---|---|---|---|---|---|---|---|');
+    for (const f of r.exempted) {
+      const e = f.exemption;
+      out.push(`| ${f.rule} | ${f.severity} | ${md(objectName(f))} | ${md(f.message)}${causes(f)} | exemptions[${e.index}] | ${md(e.owner ?? '')} | ${e.expires ?? 'never'} | ${md(e.reason)} |`);
+    }
   }
   if (r.installation) {
     out.push('');

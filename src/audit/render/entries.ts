@@ -16,6 +16,8 @@ export interface Entry {
   readonly line?: number;
   readonly mode?: string;
   readonly controls: readonly ControlId[];
+  /** Why the finding does not count (an active exemption), for SARIF's suppressions. */
+  readonly suppression?: string;
 }
 
 /** A test case for JUnit: one per object (check) or per workload/object (audit), with its failures. */

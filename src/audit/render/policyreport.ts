@@ -65,20 +65,28 @@ function resourceOf(kind: string, name: string, namespace: string): NonNullable<
 }
 
 function fromFinding(f: ReportFinding, ts: Result['timestamp']): Result {
-  // warn: not scored or not enforced (warning severity, warn or dry-run mode); fail: enforced error.
+  // warn: not scored or not enforced (warning severity, warn or dry-run mode); fail: enforced error;
+  // skip: lifted by an active exemption (its owner, reason and expiry in the properties).
   const enforced = f.severity === 'error' && (f.mode === 'enforce' || f.mode === 'audit');
+  const effects = (f.effects ?? []).map((e) => `${e.rule} on ${e.kind} ${e.namespace}/${e.name}`);
+  const ex = f.exemption;
   return {
     source: 'meshlock',
     policy: POLICY,
     rule: f.rule,
     category: category(f.rule),
     severity: f.severity === 'error' ? 'high' : 'medium',
-    result: enforced ? 'fail' : 'warn',
-    scored: enforced,
-    message: f.message,
+    result: ex ? 'skip' : enforced ? 'fail' : 'warn',
+    scored: enforced && !ex,
+    message: `${f.message}${effects.length ? `; causes ${effects.join(', ')}` : ''}`,
     timestamp: ts,
     ...(f.kind === 'Exemption' ? {} : { resources: [resourceOf(f.kind, f.name, f.namespace)] }),
-    properties: { controls: f.controls.join(','), mode: f.mode, ...(f.fix ? { fix: f.fix } : {}) },
+    properties: {
+      controls: f.controls.join(','),
+      mode: f.mode,
+      ...(f.fix ? { fix: f.fix } : {}),
+      ...(ex ? { exemption: `exemptions[${ex.index}]`, exemptionReason: ex.reason, ...(ex.owner ? { exemptionOwner: ex.owner } : {}), exemptionExpires: ex.expires ?? 'never' } : {}),
+    },
   };
 }
 
@@ -124,7 +132,7 @@ export function buildPolicyReports(r: AuditReport, api: ReportApi = 'wgpolicyk8s
   };
   for (const n of r.namespaces) perNs.set(n.namespace, []);
   for (const w of r.workloads) if (w.strict) push(w.namespace, passOf(w, ts));
-  for (const f of r.findings) {
+  for (const f of [...r.findings, ...r.exempted]) {
     const res = fromFinding(f, ts);
     // Namespaces, webhook configurations and exemptions are cluster-level subjects.
     if (f.kind === 'Namespace' || f.kind === 'Exemption' || f.rule.startsWith('install-') || !f.namespace) cluster.push(res);
@@ -151,7 +159,7 @@ export function buildPolicyReports(r: AuditReport, api: ReportApi = 'wgpolicyk8s
     severity: 'high',
     result: s.strict === s.workloads ? 'pass' : 'fail',
     scored: true,
-    message: `${s.strict} of ${s.workloads} workloads effectively STRICT (${s.coveragePercent}%), ${s.meshed} meshed; source ${r.source.type} ${r.source.name}`,
+    message: `${r.verdict.summary}; ${s.strict} of ${s.workloads} workloads effectively STRICT (${s.coveragePercent}%), ${s.meshed} meshed; source ${r.source.type} ${r.source.name}`,
     timestamp: ts,
     properties: {
       controls: 'PCI-DSS-4.0-4.2.1,HIPAA-164.312(e)(1),NIST-800-53-SC-8,NIST-800-53-SC-8(1),NIST-800-204A',

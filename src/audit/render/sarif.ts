@@ -41,6 +41,7 @@ export function renderSarif(entries: readonly Entry[], toolName = 'meshlock'): s
         logicalLocations: [{ name: e.name, fullyQualifiedName: `${e.namespace}/${e.kind}/${e.name}`, kind: 'object' }],
       },
     ],
+    ...(e.suppression ? { suppressions: [{ kind: 'external', status: 'accepted', justification: e.suppression }] } : {}),
     properties: { namespace: e.namespace, kind: e.kind, name: e.name, controls: [...e.controls], ...(e.mode ? { mode: e.mode } : {}) },
   }));
   const log = {
