@@ -8,6 +8,8 @@ import { portSummary } from './ports.js';
 /** Engine rules that keep a workload's pods out of the mesh, by where they are reported. */
 const WORKLOAD_CAUSES = ['pod-host-network', 'pod-injection-disabled', 'pod-forged-status'];
 const NAMESPACE_CAUSES = ['ns-injection-missing', 'ns-injection-disabled', 'ns-injection-conflict', 'install-revision-unserved'];
+/** When the injector does select the pod (it only lacks its proxy), the namespace's labels are not why; an unserved revision may be. */
+const SELECTED_CAUSES = ['install-revision-unserved'];
 const POLICY_CAUSES = ['pa-mode', 'pa-port-mode'];
 
 const key = (kind: string, namespace: string, name: string): string => `${kind}\u0000${namespace}\u0000${name}`;
@@ -45,7 +47,8 @@ export function foldRootCauses(findings: readonly ReportFinding[], workloads: re
   for (const f of findings) {
     let cause: ReportFinding | undefined;
     if (f.rule === 'workload-not-meshed') {
-      cause = pick(f.kind, f.namespace, f.name, WORKLOAD_CAUSES) ?? pick('Namespace', f.namespace, f.namespace, NAMESPACE_CAUSES);
+      const selected = workloadOf.get(key(f.kind, f.namespace, f.name))?.istio.injection.injected === true;
+      cause = selected ? pick('Namespace', f.namespace, f.namespace, SELECTED_CAUSES) : (pick(f.kind, f.namespace, f.name, WORKLOAD_CAUSES) ?? pick('Namespace', f.namespace, f.namespace, NAMESPACE_CAUSES));
     } else if (f.rule === 'workload-not-strict') {
       const w = workloadOf.get(key(f.kind, f.namespace, f.name));
       for (const p of w?.policies ?? []) {
