@@ -2,6 +2,7 @@
 // (label istio.io/rev, "default" when absent), the per-revision sidecar injector webhook
 // configurations (istio-sidecar-injector-<rev>, labelled istio.io/rev), and revision tags
 // (istio-revision-tag-<tag>, labelled istio.io/tag), which a namespace may name like a revision.
+import { LABEL_REV } from '../policy/index.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 
 export interface ServedRevisions {
@@ -23,13 +24,13 @@ export function servedRevisions(inv: Inventory, rootNamespace: string): ServedRe
   const deployments = inv.controllers.filter((c) => c.kind === 'Deployment');
   for (const o of [...deployments, ...inv.pods]) {
     if (namespaceOf(o) !== rootNamespace || !isIstiod(o)) continue;
-    add(labelsOf(o)['istio.io/rev'] ?? 'default', `${String(o.kind)} ${rootNamespace}/${nameOf(o)}`);
+    add(labelsOf(o)[LABEL_REV] ?? 'default', `${String(o.kind)} ${rootNamespace}/${nameOf(o)}`);
   }
   for (const w of inv.mutatingWebhooks) {
     const l = labelsOf(w);
     const name = nameOf(w);
     if (name.startsWith('istio-revision-tag-') && l['istio.io/tag']) add(l['istio.io/tag'], `MutatingWebhookConfiguration ${name}`);
-    else if (name.startsWith('istio-sidecar-injector')) add(l['istio.io/rev'] ?? 'default', `MutatingWebhookConfiguration ${name}`);
+    else if (name.startsWith('istio-sidecar-injector')) add(l[LABEL_REV] ?? 'default', `MutatingWebhookConfiguration ${name}`);
   }
   return { all: new Set(evidence.keys()), evidence };
 }

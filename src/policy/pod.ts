@@ -1,7 +1,7 @@
 // Pods and the pod templates of workload controllers: sidecar injection and traffic capture.
 import { parse as parseYaml } from 'yaml';
 import { field, isObj, join, show, stringMap, type Obj } from './object.js';
-import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_STATUS, bypassesInboundCapture, LABEL_DATAPLANE, LABEL_POD_INJECT, PROXY_CONTAINER, runsIstioProxy } from './istio/index.js';
+import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_STATUS, bypassesInboundCapture, INIT_CONTAINER, LABEL_DATAPLANE, LABEL_POD_INJECT, PROXY_CONTAINER, runsIstioProxy } from './istio/index.js';
 import type { EngineInput, Violation } from './types.js';
 
 /** Where each kind keeps its pod template (POLICY.md "Pod templates"). Key: `group/Kind`. */
@@ -16,7 +16,7 @@ export const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
   'batch/CronJob': ['spec', 'jobTemplate', 'spec', 'template'],
 };
 
-const PROXY_CONTAINERS = new Set(['istio-proxy', 'istio-init']);
+const PROXY_CONTAINERS = new Set([PROXY_CONTAINER, INIT_CONTAINER]);
 const PROXY_UID = 1337;
 
 const A = {
@@ -238,13 +238,14 @@ export function checkPodLike(t: Template, edgePorts: ReadonlySet<number> = NO_PO
   checkCapture(t, labels, ann, out, edgePorts);
   checkContainers(t, out);
   const hasProxy = runsIstioProxy(t.spec);
-  // The injector skips pods that claim to be injected already, so a forged status keeps a pod out.
+  // A pod that claims a sidecar is never captured by ztunnel (istio/ambient.ts ztunnelCapture), and a
+  // template must never claim one: the injector writes the annotation on the pods it injects.
   if (ann.has(A.status) && (t.isTemplate || !hasProxy)) {
     out.push({
       rule: 'pod-forged-status',
       severity: 'error',
       path: join(`${t.base}/metadata/annotations`, A.status),
-      message: t.isTemplate ? `annotation ${A.status} on a template makes the injector skip its pods` : `annotation ${A.status} claims injection but the pod has no ${PROXY_CONTAINER} container`,
+      message: t.isTemplate ? `annotation ${A.status} on a template claims a sidecar for every pod, so ztunnel never captures them` : `annotation ${A.status} claims injection but the pod has no ${PROXY_CONTAINER} container`,
       fix: `remove the ${A.status} annotation`,
     });
   }

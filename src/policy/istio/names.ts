@@ -22,6 +22,8 @@ export const ANNOTATION_REDIRECTION = 'ambient.istio.io/redirection';
 export const ANNOTATION_NATIVE_SIDECAR = 'sidecar.istio.io/nativeSidecar';
 /** The container the injector adds (pkg/kube/inject ProxyContainerName). */
 export const PROXY_CONTAINER = 'istio-proxy';
+/** The init container that sets up traffic redirection without istio-cni (istio-discovery chart, files/injection-template.yaml). */
+export const INIT_CONTAINER = 'istio-init';
 
 /** Labels or annotations as they arrive: a Map from the engine's readers, a plain object from a listing. */
 export type Labels = ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>;
