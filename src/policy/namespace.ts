@@ -22,7 +22,7 @@ export function checkNamespace(input: EngineInput, ctx: EngineContext, inScope: 
   const out: Violation[] = [];
   const enrolment = namespaceEnrolment(l);
   if (inScope && !enrolment.enrolled) {
-    const optOut = [LABEL_INJECTION, LABEL_DATAPLANE, LABEL_REV].filter((k) => l.has(k));
+    const optOut = ENROLMENT_LABELS.filter((k) => l.has(k));
     if (optOut.length > 0) {
       out.push({
         rule: 'ns-injection-disabled',

@@ -1,7 +1,7 @@
 // Pods and the pod templates of workload controllers: sidecar injection and traffic capture.
 import { parse as parseYaml } from 'yaml';
 import { field, isObj, join, show, stringMap, type Obj } from './object.js';
-import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_STATUS, bypassesInboundCapture, INIT_CONTAINER, LABEL_DATAPLANE, LABEL_POD_INJECT, PROXY_CONTAINER, runsIstioProxy } from './istio/index.js';
+import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_STATUS, bypassesInboundCapture, INIT_CONTAINER, LABEL_DATAPLANE, LABEL_POD_INJECT, optsOutOfAmbient, PROXY_CONTAINER, runsIstioProxy } from './istio/index.js';
 import type { EngineInput, Violation } from './types.js';
 
 /** Where each kind keeps its pod template (POLICY.md "Pod templates"). Key: `group/Kind`. */
@@ -147,7 +147,7 @@ function checkCapture(t: Template, labels: ReadonlyMap<string, unknown>, ann: Re
     else if (pc.mode !== undefined && (typeof pc.mode !== 'string' || pc.mode.trim().toUpperCase() === 'NONE')) bypass(A.proxyConfig, 'sets interceptionMode NONE, turning traffic interception off');
   }
   if (ann.has(ANNOTATION_BYPASS_INBOUND) && bypassesInboundCapture(ann)) bypass(ANNOTATION_BYPASS_INBOUND, 'lets inbound traffic skip ztunnel');
-  if (labels.has(LABEL_DATAPLANE) && labels.get(LABEL_DATAPLANE) === 'none') {
+  if (optsOutOfAmbient(labels)) {
     out.push({ rule: 'pod-capture-bypass', severity: 'error', path: join(`${t.base}/metadata/labels`, LABEL_DATAPLANE), message: `label ${LABEL_DATAPLANE}=none opts the pod out of ambient mode`, fix: `remove the ${LABEL_DATAPLANE} label` });
   }
   for (const k of [A.excludeOutboundPorts, A.excludeOutboundIPRanges, A.includeOutboundIPRanges]) {

@@ -29,9 +29,8 @@ export interface CaptureDecision {
 export function ztunnelCapture(ns: NamespaceFacts, pod: PodFacts): CaptureDecision {
   if (pod.hostNetwork === true) return { captured: false, rule: 'hostNetwork', because: 'hostNetwork pod: ztunnel never captures it' };
   if (has(pod.annotations, ANNOTATION_STATUS)) return { captured: false, rule: 'sidecar-status', because: `annotation ${ANNOTATION_STATUS} claims a sidecar, so ztunnel never captures the pod` };
-  const podMode = get(pod.labels, LABEL_DATAPLANE);
-  if (podMode === 'ambient') return { captured: true, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=ambient` };
-  if (podMode === 'none') return { captured: false, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=none opts it out of ambient` };
+  if (get(pod.labels, LABEL_DATAPLANE) === 'ambient') return { captured: true, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=ambient` };
+  if (optsOutOfAmbient(pod.labels)) return { captured: false, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=none opts it out of ambient` };
   if (ns.labels === undefined) {
     // cni/pkg/util/podutil.go PodFullyEnrolled: istio-cni annotates the pods it redirected.
     if (get(pod.annotations, ANNOTATION_REDIRECTION) === 'enabled') return { captured: true, rule: 'redirection-annotation', because: `annotation ${ANNOTATION_REDIRECTION}=enabled: istio-cni redirected it` };
@@ -39,6 +38,14 @@ export function ztunnelCapture(ns: NamespaceFacts, pod: PodFacts): CaptureDecisi
   }
   if (get(ns.labels, LABEL_DATAPLANE) === 'ambient') return { captured: true, rule: 'namespace-label', because: `namespace label ${LABEL_DATAPLANE}=ambient` };
   return { captured: false, rule: 'namespace-label', because: `neither the pod nor namespace ${ns.name} has ${LABEL_DATAPLANE}=ambient` };
+}
+
+/**
+ * The pod label `istio.io/dataplane-mode=none`: the default namespace-wide enablement selector
+ * requires the pod's label NotIn [none] (istio-cni chart values.yaml `ambient.enablementSelectors`).
+ */
+export function optsOutOfAmbient(podLabels: Labels | undefined): boolean {
+  return get(podLabels, LABEL_DATAPLANE) === 'none';
 }
 
 /** Go's strconv.ParseBool: the spellings it reads as true. */
