@@ -161,13 +161,18 @@ export function startLoad(port, ca, mix, { rate = 200, connections = 16 } = {}) 
       tally = fresh();
       return done;
     },
-    async stop() {
+    /**
+     * Stops sending. With `dropQueued`, requests still queued in the client for a free connection
+     * (they never left it) are dropped and counted as refused, not lost, as a client stops using an
+     * endpoint it was told is gone; otherwise they are sent and awaited.
+     */
+    async stop({ dropQueued = false } = {}) {
       stopped = true;
       clearInterval(timer);
-      // Requests still queued in the client for a free connection never left it: they are dropped
-      // here (counted as refused, not lost), as a client stops using an endpoint it was told is gone.
-      for (const queue of Object.values(agent.requests)) {
-        for (const req of [...(queue ?? [])]) req.destroy(Object.assign(new Error('not sent'), { code: 'UNSENT' }));
+      if (dropQueued) {
+        for (const queue of Object.values(agent.requests)) {
+          for (const req of [...(queue ?? [])]) req.destroy(Object.assign(new Error('not sent'), { code: 'UNSENT' }));
+        }
       }
       await Promise.allSettled([...inFlight]);
       agent.destroy();

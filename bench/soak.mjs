@@ -41,6 +41,9 @@ process.stdout.write(
     `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; ` +
     `RSS after warm-up ${base.toFixed(1)} MiB, at the end ${last.toFixed(1)} MiB (${(growth * 100).toFixed(1)}%); server ${alive ? 'alive' : 'DEAD'}, exit ${exit.code} on SIGTERM\n`,
 );
+const errors = {};
+for (const t of tallies) for (const [k, n] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + n;
+if (Object.keys(errors).length > 0) process.stdout.write(`errors: ${JSON.stringify(errors)}\n`);
 const ok = alive && exit.code === 0 && sum('wrong') + sum('lost') + sum('refused') + sum('busy') === 0 && growth <= 0.05;
 process.stdout.write(ok ? 'soak passed\n' : 'soak FAILED\n');
 process.exitCode = ok ? 0 : 1;
