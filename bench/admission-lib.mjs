@@ -51,10 +51,15 @@ export const SERVERS = Object.freeze({
   },
 });
 
-/** Starts a server and resolves once its /readyz answers 200. Its stdout (the decision log) is written to /dev/null, as a container's would be written, not read. */
-export async function startServer(which, certs) {
+/**
+ * Starts a server and resolves once its /readyz answers 200. Its stdout (the decision log) is written
+ * to /dev/null, as a container's would be written, not read. `extraArgs` go to meshlock only (e.g.
+ * `--log-decisions all`).
+ */
+export async function startServer(which, certs, extraArgs = []) {
   const port = await freePort();
-  const child = spawn(process.execPath, SERVERS[which].argv(port, certs), { stdio: ['ignore', 'ignore', 'inherit'] });
+  const argv = [...SERVERS[which].argv(port, certs), ...(which === 'meshlock' ? extraArgs : [])];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
   while ((await get(port, '/readyz', certs.ca)) !== 200) {
     if (child.exitCode !== null) throw new Error(`${which} server exited with ${child.exitCode}`);
     await new Promise((r) => setTimeout(r, 100));
