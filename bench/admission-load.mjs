@@ -1,6 +1,7 @@
 // Load generator, in its own process: HTTPS keep-alive pool (like the apiserver's), realistic
 // reviews alternating /validate and /mutate. Prints one JSON line of results.
 // Usage: node admission-load.mjs '{"url":..., "ca":..., "mode":"rate"|"closed", "rate":1000, "seconds":20, "connections":32}'
+// Optional "paths": {"/validate": "/validate/fail", ...} sends each review to another server's path.
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { reviews } from './admission-reviews.mjs';
@@ -9,7 +10,7 @@ const o = JSON.parse(process.argv[2]);
 const ca = readFileSync(o.ca, 'utf8');
 const agent = new Agent({ keepAlive: true, maxSockets: o.connections, ca });
 const url = new URL(o.url);
-const bodies = reviews().map((r) => ({ path: r.path, body: Buffer.from(JSON.stringify(r.review)) }));
+const bodies = reviews().map((r) => ({ path: o.paths?.[r.path] ?? r.path, body: Buffer.from(JSON.stringify(r.review)) }));
 
 function once(i) {
   const b = bodies[i % bodies.length];
