@@ -326,7 +326,14 @@ export async function kyverno(c, work, { bin, moduleDir, policies, admissionRepo
         generateSuccessEvents: 'false',
         excludeGroups: 'system:nodes',
         resourceFilters: '[Event,*,*][*/*,kube-system,*][*/*,kube-public,*][*/*,kube-node-lease,*][Node,*,*][Node/?*,*,*][APIService,*,*][APIService/?*,*,*][TokenReview,*,*][SubjectAccessReview,*,*][SelfSubjectAccessReview,*,*][Binding,*,*][Pod/binding,*,*][ReplicaSet,*,*][ReplicaSet/?*,*,*][EphemeralReport,*,*][ClusterEphemeralReport,*,*]',
-        webhooks: JSON.stringify([{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', KYVERNO_NS] }] } }]),
+        webhooks: JSON.stringify({
+          namespaceSelector: {
+            matchExpressions: [
+              { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] },
+              { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [KYVERNO_NS] },
+            ],
+          },
+        }),
       },
     },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kyverno-metrics', namespace: KYVERNO_NS }, data: {} },

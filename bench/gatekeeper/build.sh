@@ -15,7 +15,7 @@ BIN="$CACHE/$VERSION/gatekeeper"
 # Go records the main module's version in the binary; read with `go version -m`.
 reported() {
   command -v go >/dev/null 2>&1 || return 0
-  go version -m "$BIN" 2>/dev/null | awk '$1 == "dep" && $2 == "github.com/open-policy-agent/gatekeeper/v3" { print $3 }'
+  go version -m "$BIN" 2>/dev/null | awk '($1 == "mod" || $1 == "dep") && $2 == "github.com/open-policy-agent/gatekeeper/v3" { print $3 }'
 }
 if [ -x "$BIN" ] && [ "$(reported)" = "$VERSION" ]; then
   echo "$BIN"

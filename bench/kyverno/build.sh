@@ -31,7 +31,7 @@ case "${1:-cli}" in
     # module versions in the binary (`go version -m`).
     reported() {
       command -v go >/dev/null 2>&1 || return 0
-      go version -m "$BIN" 2>/dev/null | awk '$1 == "dep" && $2 == "github.com/kyverno/kyverno" { print $3 }'
+      go version -m "$BIN" 2>/dev/null | awk '($1 == "mod" || $1 == "dep") && $2 == "github.com/kyverno/kyverno" { print $3 }'
     }
     ;;
   *)
