@@ -20,11 +20,16 @@ export function has(o: unknown, key: string): boolean {
 
 /** Escapes one JSON pointer token (RFC 6901): `~` then `/`. */
 export function ptr(token: string | number): string {
-  return String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+  if (typeof token === 'number') return String(token);
+  // Most tokens (field names, indexes, label keys without a slash) need no escaping: no regex run.
+  if (!token.includes('~') && !token.includes('/')) return token;
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 export function join(base: string, ...tokens: (string | number)[]): string {
-  return base + tokens.map((t) => `/${ptr(t)}`).join('');
+  let out = base;
+  for (const t of tokens) out += `/${ptr(t)}`;
+  return out;
 }
 
 /** A string map such as labels or annotations. `ok` is false when present but not a map of strings. */
