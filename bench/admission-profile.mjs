@@ -3,7 +3,8 @@
 // by function and by where the code lives (meshlock's own modules, fastify, pino, Node's HTTP/TLS,
 // garbage collection...). The .cpuprofile can be opened in Chrome DevTools with --keep.
 // Usage (after `npm run build`): node bench/admission-profile.mjs [--rate 1500] [--seconds 20] [--top 30]
-//   [--log-decisions findings|all|none] [--keep]
+//   [--log-decisions findings|all|none] [--server meshlock|bare] [--keep]
+// --server bare profiles the floor (bench/admission-bare-server.mjs) the same way, for comparison.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '20' },
     top: { type: 'string', default: '30' },
     'log-decisions': { type: 'string' },
+    server: { type: 'string', default: 'meshlock' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -25,7 +27,8 @@ const certs = await benchCertificates();
 const dir = mkdtempSync(path.join(tmpdir(), 'meshlock-profile-'));
 const port = await freePort();
 const extra = args['log-decisions'] ? ['--log-decisions', args['log-decisions']] : [];
-const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...SERVERS.meshlock.argv(port, certs), ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (!SERVERS[args.server]) throw new Error(`--server: one of ${Object.keys(SERVERS).join(', ')}`);
+const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...SERVERS[args.server].argv(port, certs), ...(args.server === 'meshlock' ? extra : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
 const exited = new Promise((r) => child.once('exit', r));
 for (let i = 0; ; i++) {
   try {
@@ -82,7 +85,7 @@ const pct = (t) => ((t / busy) * 100).toFixed(1);
 const rows = (m, n) => [...m.entries()].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1]).slice(0, n);
 process.stdout.write(
   [
-    `meshlock under ${args.rate} req/s for ${args.seconds} s: ${answered} answered, ${result.errors} errors, p99 ${result.p99.toFixed(2)} ms`,
+    `${args.server} under ${args.rate} req/s for ${args.seconds} s: ${answered} answered, ${result.errors} errors, p99 ${result.p99.toFixed(2)} ms`,
     `main-thread busy time ${(busy / 1e3).toFixed(0)} ms = ${us(busy)} us per request (the profile sees the main thread only)`,
     '',
     '| where | us/request | % of busy |',

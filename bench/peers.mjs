@@ -277,7 +277,14 @@ try {
 // --- report -------------------------------------------------------------------------------------
 const label = (key) => (key === 'meshlock' ? 'meshlock' : `${servers[key].name} ${versions[key]}`);
 const d = out.direct;
-const show = (z) => `${z.http} ${z.allowed ? 'allowed' : 'denied'}${z.patch ? ` patch ${z.patch}` : ''}${z.warnings ? ` ${z.warnings} warning(s)` : ''}`;
+const patchOps = (p) => {
+  try {
+    return JSON.parse(p).map((o) => `${o.op} ${o.path}`).join(', ');
+  } catch {
+    return p;
+  }
+};
+const show = (z) => `${z.http} ${z.allowed ? 'allowed' : 'denied'}${z.patch ? ` + patch (${patchOps(z.patch)})` : ''}${z.warnings ? ` ${z.warnings} warning(s)` : ''}`;
 const lines = [
   `meshlock vs ${peers.map((k) => label(k)).join(' and ')}: the Istio policies of the Kyverno library in Enforce${peers.includes('gatekeeper') ? ' (Gatekeeper: the same checks as constraints, bench/gatekeeper/policies.yaml)' : ''}; Kyverno admission reports ${out.admissionReports ? 'on' : 'off'}`,
   `machine: ${out.machine.cpus} cores (${out.machine.model}), Node ${out.machine.node}, kube-apiserver ${out.k8s}; load average ${f(out.loadAtStart)} at the start, ${f(out.loadAfterDirect)} after the direct rounds, ${f(out.loadAtEnd)} at the end`,
