@@ -428,8 +428,9 @@ export function gatekeeperModuleDir() {
 /**
  * Gatekeeper's controller manager out of cluster with its webhook operations, as its install
  * manifest runs the webhook pods (deploy/gatekeeper.yaml: --operation=webhook
- * --operation=mutation-webhook --disable-opa-builtin={http.send}) plus --debug-use-fake-pod, its
- * flag for running outside Kubernetes. The manifest's CRDs are applied and its webhook
+ * --operation=mutation-webhook --disable-opa-builtin={http.send}), plus the audit pod's
+ * --operation=generate (which creates the constraint CRDs) and --debug-use-fake-pod, its flag for
+ * running outside Kubernetes. The manifest's CRDs are applied and its webhook
  * configurations pointed at the process by URL; everything else in it (Deployments, RBAC) is not
  * needed here. Policies: bench/gatekeeper/policies.yaml.
  */
@@ -474,6 +475,8 @@ export async function gatekeeper(c, work, { bin, moduleDir }) {
         `--exempt-namespace=${GATEKEEPER_NS}`,
         '--operation=webhook',
         '--operation=mutation-webhook',
+        // In a cluster the audit pod creates each template's constraint CRD (--operation=generate).
+        '--operation=generate',
         '--disable-opa-builtin={http.send}',
         '--debug-use-fake-pod',
       ];

@@ -181,6 +181,8 @@ try {
   const runs = [];
   for (let r = 0; r < opts.e2eRounds; r++) for (const who of ['none', ...keys]) runs.push({ who, round: r, ns: `peers-${who}-${r}`, kns: `peers-kubectl-${who}-${r}` });
   for (const x of runs) for (const ns of [x.ns, x.kns]) c.ensureNamespace(ns, { 'istio-injection': 'enabled' });
+  // The namespace of the reviews sent straight to the webhooks: Gatekeeper looks it up to match constraints.
+  c.ensureNamespace(reviews()[0].review.request.namespace, { 'istio-injection': 'enabled' });
 
   servers.meshlock = await meshlock(c, work);
   for (const [key, setup] of setups) servers[key] = await setup(c);
@@ -291,6 +293,7 @@ const lines = [
   '',
   'Decisions on the mix (straight to each webhook):',
   table([['review', ...keys.map(label)], ...out.decisions.meshlock.map((x, i) => [x.review, ...keys.map((k) => show(out.decisions[k][i]))])]),
+  ...keys.flatMap((k) => out.decisions[k].filter((z) => !z.allowed).map((z) => `  ${label(k)} on ${z.review}: ${z.message ?? '(no message)'}`)),
   '',
   `Straight to each webhook over HTTPS (${opts.rounds} rounds in rotating order, medians; ${opts.connections} keep-alive connections):`,
   table([
