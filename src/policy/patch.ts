@@ -1,6 +1,6 @@
 // RFC 6902 JSON Patch: building label additions, and applying a patch (the offline `check` applies
 // mutations before validating, exactly as admission would).
-import { isObj, join, ptr, type Obj } from './object.js';
+import { isObj, join, type Obj } from './object.js';
 import type { PatchOp } from './types.js';
 
 /**
@@ -74,5 +74,3 @@ export function applyPatch<T>(doc: T, patch: readonly PatchOp[]): T {
   }
   return root.v as T;
 }
-
-export { ptr };
