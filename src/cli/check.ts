@@ -2,9 +2,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkAll, checkExitCode, indexOld } from '../audit/check.js';
+import { checkAll, checkExitCode, indexNamespaceLabels, indexOld } from '../audit/check.js';
 import { CHECK_FORMATS, renderCheck, type CheckFormat } from '../audit/render/check.js';
-import { readManifests, type SourceSet } from '../audit/sources.js';
+import { readManifests, type SourceObject, type SourceSet } from '../audit/sources.js';
 import { ConfigError, defaultConfig, loadConfigFile, type ResolvedConfig } from '../config/index.js';
 import { renderKustomization } from '../manifests/kustomize.js';
 import { EXIT_USAGE } from './exit.js';
@@ -22,6 +22,33 @@ export interface CheckFlags {
   render?: boolean;
   /** Input without Kubernetes objects is fine (a pre-commit hook given only other YAML files). */
   allowEmpty?: boolean;
+  /** Take namespace labels and existing policies from the live cluster. */
+  cluster?: boolean;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/**
+ * With --cluster, what the cluster holds now, as istioctl analyze mixes files and cluster: its
+ * Namespaces (their labels decide enrolment; a manifest of one is an UPDATE of it) and its
+ * PeerAuthentications and DestinationRules (a manifest of one is an UPDATE, ratcheted).
+ */
+async function fromCluster(flags: CheckFlags): Promise<{ objects: SourceObject[]; source: string }> {
+  const { loadKubeConfig } = await import('../kube/client.js');
+  const { listAll } = await import('../kube/list.js');
+  const kc = loadKubeConfig({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
+  const source = `cluster:${kc.getCurrentContext()}`;
+  const types = [
+    { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false },
+    { apiVersion: 'security.istio.io/v1', resource: 'peerauthentications', kind: 'PeerAuthentication', namespaced: true, fallbacks: ['security.istio.io/v1beta1'] },
+    { apiVersion: 'networking.istio.io/v1', resource: 'destinationrules', kind: 'DestinationRule', namespaced: true, fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] },
+  ];
+  const objects: SourceObject[] = [];
+  for (const type of types) {
+    const items = (await listAll(kc, type, { limit: 500 })) ?? [];
+    items.forEach((object, index) => objects.push({ file: `${source}/${type.resource}`, index, line: 0, object }));
+  }
+  return { objects, source };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -53,7 +80,7 @@ export function printSkipped(command: string, sources: SourceSet): void {
   }
 }
 
-export function runCheck(flags: CheckFlags): number {
+export async function runCheck(flags: CheckFlags): Promise<number> {
   if (flags.file.length === 0) {
     process.stderr.write('meshlock check: no input; pass -f FILE, -f DIR or -f - (stdin)\n');
     return EXIT_USAGE;
@@ -69,8 +96,23 @@ export function runCheck(flags: CheckFlags): number {
   }
   const current = flags.old.length > 0 ? readManifests(flags.old, { fast: true }) : undefined;
   const errors = [...sources.errors, ...(current?.errors ?? [])];
-  const old = current ? indexOld(current.objects, flags.namespace) : undefined;
-  const report = checkAll(sources.objects, errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate, ...(old ? { old } : {}) });
+  let live: SourceObject[] = [];
+  if (flags.cluster) {
+    try {
+      live = (await fromCluster(flags)).objects;
+    } catch (err) {
+      process.stderr.write(`meshlock check: --cluster: ${(err as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+  } else if (flags.context || flags.kubeconfig) {
+    process.stderr.write('meshlock check: --context and --kubeconfig go with --cluster\n');
+    return EXIT_USAGE;
+  }
+  // --old files win over the cluster for the same object; the input's own Namespaces win over both.
+  const currentObjects = [...live, ...(current?.objects ?? [])];
+  const old = currentObjects.length > 0 ? indexOld(currentObjects, flags.namespace) : undefined;
+  const namespaceLabels = live.length > 0 ? new Map([...indexNamespaceLabels(live), ...indexNamespaceLabels(sources.objects)]) : undefined;
+  const report = checkAll(sources.objects, errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate, ...(old ? { old } : {}), ...(namespaceLabels ? { namespaceLabels } : {}) });
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
   const text = renderCheck(report, flags.output, { colour, now });
@@ -96,12 +138,15 @@ export function registerCheck(program: Command): void {
     .option('--no-mutate', 'validate objects as written, without the mutating webhook')
     .option('--out <file>', 'write the output to a file instead of stdout')
     .argument('[paths...]', 'the same as -f for each: files or folders (as pre-commit passes them)')
+    .option('--cluster', "take namespace labels and existing PeerAuthentications and DestinationRules from the live cluster (a manifest of an existing object is checked as an update)")
+    .option('--kubeconfig <file>', 'kubeconfig for --cluster (default: $KUBECONFIG, ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context for --cluster')
     .option('--allow-empty', 'exit 0 when the input holds no Kubernetes objects (default: exit 2, nothing was checked)')
     .option('--no-render', 'read a folder with a kustomization file by file instead of rendering it with kubectl kustomize')
     .option('--no-color', 'never colour the text output')
-    .action((paths: string[], opts: CheckFlags & { color: boolean }) => {
+    .action(async (paths: string[], opts: CheckFlags & { color: boolean }) => {
       // commander sets color=true by default for --no-color; only an explicit flag forces it off.
       const flags: CheckFlags = { ...opts, file: [...opts.file, ...paths], color: opts.color === false ? false : undefined } as CheckFlags;
-      process.exitCode = runCheck(flags);
+      process.exitCode = await runCheck(flags);
     });
 }
