@@ -26,8 +26,21 @@ export interface CompiledEdge {
   readonly ports: ReadonlySet<number>;
 }
 
+export type LinkerdDefaultPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-unauthenticated' | 'cluster-authenticated' | 'deny' | 'audit';
+
+export interface ResolvedLinkerd {
+  readonly controlPlaneNamespace: string;
+  readonly clusterDefaultInboundPolicy: LinkerdDefaultPolicy;
+  readonly namespaceDefaultInboundPolicy: 'all-authenticated' | 'cluster-authenticated' | 'deny';
+}
+
+/** Namespaces Linkerd's own pods run in, never enrolled (docs/POLICY-LINKERD.md (b)). */
+export const LINKERD_SYSTEM_NAMESPACES = ['linkerd-cni', 'cert-manager'];
+
 export interface ResolvedConfig {
   readonly mode: Mode;
+  readonly mesh: 'istio' | 'linkerd';
+  readonly linkerd: ResolvedLinkerd;
   readonly dataplane: 'sidecar' | 'ambient';
   readonly revision: string;
   readonly rootNamespace: string;
@@ -117,8 +130,18 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
   const system = new Set(file.systemNamespaces ?? DEFAULT_SYSTEM_NAMESPACES);
   system.add(rootNamespace);
   system.add(meshlockNamespace);
+  const mesh = file.mesh ?? 'istio';
+  const linkerd: ResolvedLinkerd = Object.freeze({
+    controlPlaneNamespace: file.linkerd?.controlPlaneNamespace ?? 'linkerd',
+    // Linkerd's chart default (charts/linkerd-control-plane/values.yaml proxy.defaultInboundPolicy).
+    clusterDefaultInboundPolicy: file.linkerd?.clusterDefaultInboundPolicy ?? 'all-unauthenticated',
+    namespaceDefaultInboundPolicy: file.linkerd?.namespaceDefaultInboundPolicy ?? 'all-authenticated',
+  });
+  if (mesh === 'linkerd') for (const ns of [linkerd.controlPlaneNamespace, ...LINKERD_SYSTEM_NAMESPACES]) system.add(ns);
   const resolved: ResolvedConfig = Object.freeze({
     mode: file.mode ?? 'enforce',
+    mesh,
+    linkerd,
     dataplane: file.dataplane ?? 'sidecar',
     revision: file.revision ?? '',
     rootNamespace,

@@ -21,13 +21,32 @@ export const RULE_IDS = [
   'pod-proxy-uid',
   'pod-net-admin',
   'pod-forged-status',
+  // docs/POLICY-LINKERD.md, with config `mesh: linkerd`.
+  'ld-ns-inject',
+  'ld-ns-inject-missing',
+  'ld-ns-webhooks-off',
+  'ld-pod-inject',
+  'ld-pod-not-meshed',
+  'ld-selector-bypass',
+  'ld-forged-proxy',
+  'ld-host-network',
+  'ld-skip-inbound',
+  'ld-skip-outbound',
+  'ld-proxy-uid',
+  'ld-net-admin',
+  'ld-inbound-policy',
+  'ld-server-access',
+  'ld-saz-unauth',
+  'ld-authz-unauth',
+  'ld-mesh-label',
+  'ld-job-sidecar',
   // Not in POLICY.md's table: an object of a family meshlock checks that it cannot read at all (not an
   // object, no metadata, a template that is not an object). The engine fails closed on it.
   'malformed-object',
 ] as const;
 
 /** The mutations of POLICY.md. They share the rule-id namespace for modes and exemptions. */
-export const MUTATION_IDS = ['ns-injection-label', 'pod-injection-label', 'job-native-sidecar'] as const;
+export const MUTATION_IDS = ['ns-injection-label', 'pod-injection-label', 'job-native-sidecar', 'ld-ns-inject-annotation', 'ld-ns-default-policy', 'ld-pod-inject-annotation', 'ld-job-native-sidecar'] as const;
 
 export type RuleId = (typeof RULE_IDS)[number];
 export type MutationId = (typeof MUTATION_IDS)[number];
@@ -90,9 +109,36 @@ export const EdgeSchema = Type.Object(
 );
 export type Edge = Static<typeof EdgeSchema>;
 
+/** Linkerd 2 settings (docs/POLICY-LINKERD.md), read with `mesh: linkerd`. */
+export const LinkerdConfigSchema = Type.Object(
+  {
+    /** The namespace Linkerd's control plane runs in: a system namespace, and the value of a meshed pod's `linkerd.io/control-plane-ns`. */
+    controlPlaneNamespace: Type.Optional(NamespaceName),
+    /** The cluster's default inbound policy as installed (`proxy.defaultInboundPolicy`); the audit prefers what ConfigMap linkerd-config says. */
+    clusterDefaultInboundPolicy: Type.Optional(
+      Type.Union([
+        Type.Literal('all-unauthenticated'),
+        Type.Literal('all-authenticated'),
+        Type.Literal('cluster-unauthenticated'),
+        Type.Literal('cluster-authenticated'),
+        Type.Literal('deny'),
+        Type.Literal('audit'),
+      ]),
+    ),
+    /** What mutation ld-ns-default-policy writes into `config.linkerd.io/default-inbound-policy`. */
+    namespaceDefaultInboundPolicy: Type.Optional(
+      Type.Union([Type.Literal('all-authenticated'), Type.Literal('cluster-authenticated'), Type.Literal('deny')]),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     mode: Type.Optional(ModeSchema),
+    /** The mesh meshlock enforces: Istio (POLICY.md) or Linkerd 2 (docs/POLICY-LINKERD.md). */
+    mesh: Type.Optional(Type.Union([Type.Literal('istio'), Type.Literal('linkerd')])),
+    linkerd: Type.Optional(LinkerdConfigSchema),
     dataplane: Type.Optional(Type.Union([Type.Literal('sidecar'), Type.Literal('ambient')])),
     revision: Type.Optional(Type.String({ pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$', maxLength: 63 })),
     rootNamespace: Type.Optional(NamespaceName),

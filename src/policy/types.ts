@@ -68,6 +68,16 @@ export interface EngineInput {
    * Namespace in their input). The webhook leaves it unset: its namespaceSelector does that work.
    */
   readonly namespaceLabels?: ReadonlyMap<string, unknown>;
+  /**
+   * Annotations of the object's namespace, when the caller knows them (`check` and `audit` reading
+   * the Namespace). Linkerd enrols namespaces by annotation, which no webhook selector can match.
+   */
+  readonly namespaceAnnotations?: ReadonlyMap<string, unknown>;
+  /**
+   * Where the object comes from: an admission request (after every mutating webhook, the default),
+   * manifests on disk (`check`: no injector has run), or a live cluster (`audit`).
+   */
+  readonly source?: 'admission' | 'manifests' | 'cluster';
 }
 
 export interface EngineContext {
