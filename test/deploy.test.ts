@@ -24,7 +24,7 @@ function render(dir: string): Obj[] {
   return parseAllDocuments(out).map((d) => d.toJS() as Obj).filter(Boolean);
 }
 
-const VARIANTS = ['deploy', 'deploy/overlays/dry-run', 'deploy/overlays/cert-manager'];
+const VARIANTS = ['deploy', 'deploy/overlays/dry-run', 'deploy/overlays/cert-manager', 'deploy/overlays/linkerd'];
 const rendered = new Map(VARIANTS.map((v) => [v, render(v)]));
 const base = rendered.get('deploy')!;
 const find = (objs: Obj[], kind: string, name?: string): Obj[] => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -108,7 +108,7 @@ const podKinds = Object.keys(POD_TEMPLATE_PATHS).map((k) => {
   const [group = '', kind = ''] = k.split('/');
   return { group, kind, resource: `${kind.toLowerCase()}s` };
 });
-const FAMILY_OF_PREFIX: Record<string, string> = { pa: 'PeerAuthentication', dr: 'DestinationRule', ns: 'Namespace', pod: 'pod templates', job: 'Job and CronJob templates, Job-owned pods' };
+const FAMILY_OF_PREFIX: Record<string, string> = { pa: 'PeerAuthentication', dr: 'DestinationRule', ns: 'Namespace', pod: 'pod templates', job: 'Job and CronJob templates, Job-owned pods', ld: 'Linkerd (deploy/overlays/linkerd)' };
 
 t.test('every rule of POLICY.md belongs to an object family a webhook reviews', async (t) => {
   for (const id of [...RULE_IDS, ...MUTATION_IDS]) {
@@ -296,6 +296,34 @@ t.test('the dry-run overlay puts every rule in dry-run, and both configs are val
   t.equal(dry.mode, 'dry-run');
   t.same(dry.rules ?? {}, {}, 'no rule overrides the global mode');
   t.same(dry.namespaces ?? {}, {});
+});
+
+t.test('the linkerd overlay: mesh linkerd, Linkerd policy kinds in every served version, Linkerd namespaces out of scope, mutation before Linkerd\'s injector', async (t) => {
+  const objs = rendered.get('deploy/overlays/linkerd')!;
+  const cm = one(objs, 'ConfigMap', 'meshlock-config');
+  const config = resolveConfig(parseConfigText(cm.data['config.yaml'], 'linkerd'), 'meshlock');
+  t.equal(config.mesh, 'linkerd');
+  for (const ns of ['linkerd', 'linkerd-cni', 'cert-manager', 'kube-system', 'meshlock']) t.ok(config.systemNamespaces.has(ns), `${ns} is a system namespace`);
+  const v = webhooksOf(objs, 'ValidatingWebhookConfiguration');
+  const m = webhooksOf(objs, 'MutatingWebhookConfiguration');
+  const served: Record<string, string[]> = { servers: ['v1alpha1', 'v1beta1', 'v1beta2', 'v1beta3'], serverauthorizations: ['v1alpha1', 'v1beta1'], authorizationpolicies: ['v1alpha1'] };
+  for (const [resource, versions] of Object.entries(served)) {
+    for (const version of versions) for (const op of ['CREATE', 'UPDATE']) t.equal(reviewing(v, 'policy.linkerd.io', resource, op, version).length, 1, `${resource} ${version} ${op} validated`);
+  }
+  t.equal(reviewing(v, 'security.istio.io', 'peerauthentications', 'CREATE', 'v1').length, 0, "Istio's kinds are not reviewed");
+  for (const { group, resource } of [{ group: '', resource: 'namespaces' }, ...podKinds]) {
+    for (const op of ['CREATE', 'UPDATE']) {
+      t.equal(reviewing(v, group, resource, op, 'v1').length, 1, `${resource} ${op} validated`);
+      t.equal(reviewing(m, group, resource, op, 'v1').length, 1, `${resource} ${op} mutated`);
+    }
+  }
+  for (const w of [...v, ...m]) {
+    t.notOk(selects(w.namespaceSelector, { 'kubernetes.io/metadata.name': 'linkerd' }), `${w.name} skips the control plane`);
+    t.ok(selects(w.namespaceSelector, { 'kubernetes.io/metadata.name': 'shop', 'config.linkerd.io/admission-webhooks': 'disabled' }), `${w.name} reviews an ordinary namespace whatever its labels`);
+  }
+  const name = find(objs, 'MutatingWebhookConfiguration')[0]!.metadata.name;
+  // charts/linkerd-control-plane/templates/proxy-injector-rbac.yaml names Linkerd's configuration.
+  t.ok(Buffer.compare(Buffer.from(name), Buffer.from('linkerd-proxy-injector-webhook-config')) < 0, `${name} is called before Linkerd's injector`);
 });
 
 t.test('the cert-manager overlay: Certificate for every service name, CA injected by annotation, no self-management', async (t) => {
