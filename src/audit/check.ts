@@ -82,7 +82,8 @@ function text(v: unknown): string {
 }
 
 export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOptions): CheckedObject {
-  const created = inputFromObject(src.object, opts.namespace, 'CREATE');
+  // Manifests: no injector has run, so rules about what admission leaves behind do not apply.
+  const created = { ...inputFromObject(src.object, opts.namespace, 'CREATE'), source: 'manifests' as const };
   const old = opts.old?.get(objectKey(created));
   const nsLabels = opts.namespaceLabels?.get(created.namespace);
   const known = nsLabels === undefined ? created : { ...created, namespaceLabels: nsLabels };

@@ -6,6 +6,10 @@ import { denialMessage, warningText } from './messages.js';
 import { checkNamespace, mutateNamespace } from './namespace.js';
 import { edgePortsFor } from './edges.js';
 import { field, isObj, show, stringMap } from './object.js';
+import { checkAuthorizationPolicy, checkServer, checkServerAuthorization } from './ld-authorization.js';
+import { linkerdNamespaceMutations, linkerdWorkloadMutations } from './ld-mutations.js';
+import { checkLinkerdNamespace } from './ld-namespace.js';
+import { checkLinkerdPodLike, type EdgePorts } from './ld-pod.js';
 import { checkPeerAuthentication } from './peer-authentication.js';
 import { workloadMutations } from './mutations.js';
 import { applyPatch } from './patch.js';
@@ -25,12 +29,15 @@ import type {
   Violation,
 } from './types.js';
 
-export type Family = 'peer-authentication' | 'destination-rule' | 'namespace' | 'pod';
+export type Family = 'peer-authentication' | 'destination-rule' | 'namespace' | 'pod' | 'linkerd-server' | 'linkerd-server-authorization' | 'linkerd-authorization-policy';
 
 /** Which rule family an object belongs to, by API group and kind; undefined when meshlock has no rule for it. */
 export function familyOf(group: string, kind: string): Family | undefined {
   if (group === 'security.istio.io' && kind === 'PeerAuthentication') return 'peer-authentication';
   if (group === 'networking.istio.io' && kind === 'DestinationRule') return 'destination-rule';
+  if (group === 'policy.linkerd.io' && kind === 'Server') return 'linkerd-server';
+  if (group === 'policy.linkerd.io' && kind === 'ServerAuthorization') return 'linkerd-server-authorization';
+  if (group === 'policy.linkerd.io' && kind === 'AuthorizationPolicy') return 'linkerd-authorization-policy';
   if (group === '' && kind === 'Namespace') return 'namespace';
   if (Object.hasOwn(POD_TEMPLATE_PATHS, `${group}/${kind}`)) return 'pod';
   return undefined;
@@ -70,7 +77,12 @@ export function violationsOf(input: EngineInput, ctx: EngineContext): Violation[
   // System namespaces are out of scope for namespaces and pods; PeerAuthentication and
   // DestinationRule rules apply in every namespace, the root namespace included.
   const inScope = !isSystemNamespace(ctx.config, input.namespace);
+  if (ctx.config.mesh === 'linkerd') return linkerdViolationsOf(input, ctx, family, inScope);
   switch (family) {
+    case 'linkerd-server':
+    case 'linkerd-server-authorization':
+    case 'linkerd-authorization-policy':
+      return [];
     case 'peer-authentication':
       return checkPeerAuthentication(input, ctx);
     case 'destination-rule':
@@ -86,6 +98,47 @@ export function violationsOf(input: EngineInput, ctx: EngineContext): Violation[
       const labels = stringMap(t.meta, 'labels');
       const edges = ctx.config.edges.length > 0 && labels.ok ? edgePortsFor(ctx.config, input.namespace, labels.values, ctx.now.getTime()) : undefined;
       return checkPodLike(t, edges ? new Set(edges.keys()) : undefined);
+    }
+  }
+}
+
+/**
+ * The ports unexpired edges let a Linkerd workload relax (POLICY.md "Edges"). `exact`: the labels are
+ * a Server's podSelector.matchLabels, which must equal the edge's selector, as a PeerAuthentication's must.
+ */
+function linkerdEdges(ctx: EngineContext): EdgePorts {
+  return (namespace, labels, exact = false) => {
+    if (ctx.config.edges.length === 0) return new Set();
+    const ports = edgePortsFor(ctx.config, namespace, labels, ctx.now.getTime());
+    return new Set([...ports].filter(([, e]) => !exact || Object.keys(e.source.selector.matchLabels).length === labels.size).map(([p]) => p));
+  };
+}
+
+/**
+ * docs/POLICY-LINKERD.md: with `mesh: linkerd` the Linkerd rules replace the Istio ones. Linkerd's
+ * policy objects are judged outside system namespaces only: Linkerd's own control plane serves the
+ * apiserver and runs all-unauthenticated by design.
+ */
+function linkerdViolationsOf(input: EngineInput, ctx: EngineContext, family: Family, inScope: boolean): Violation[] {
+  const edges = linkerdEdges(ctx);
+  switch (family) {
+    case 'peer-authentication':
+    case 'destination-rule':
+      return [];
+    case 'linkerd-server':
+      return inScope ? checkServer(input, edges) : [];
+    case 'linkerd-server-authorization':
+      return inScope ? checkServerAuthorization(input) : [];
+    case 'linkerd-authorization-policy':
+      return inScope ? checkAuthorizationPolicy(input) : [];
+    case 'namespace':
+      return checkLinkerdNamespace(input, ctx, inScope);
+    case 'pod': {
+      if (!inScope || input.operation === 'DELETE' || input.operation === 'CONNECT') return [];
+      const located = locateTemplate(input);
+      if (!located) return [];
+      if (!located.ok) return [located.violation];
+      return checkLinkerdPodLike(input, ctx, located.template, edges);
     }
   }
 }
@@ -155,13 +208,14 @@ export function mutate(input: EngineInput, ctx: EngineContext): MutationResult {
   if (!isObj(input.object) || isSystemNamespace(ctx.config, input.namespace)) return NO_MUTATION;
   let wanted: { id: MutationId; ops: (meta: unknown) => PatchOp[] }[];
   let metaPath: string;
+  const linkerd = ctx.config.mesh === 'linkerd';
   if (family === 'namespace') {
-    wanted = [{ id: 'ns-injection-label', ops: () => mutateNamespace(input, ctx) }];
+    wanted = linkerd ? linkerdNamespaceMutations(input, ctx) : [{ id: 'ns-injection-label', ops: () => mutateNamespace(input, ctx) }];
     metaPath = '/metadata';
   } else {
     const located = locateTemplate(input);
     if (!located?.ok) return NO_MUTATION;
-    wanted = workloadMutations(input, ctx, located.template);
+    wanted = linkerd ? linkerdWorkloadMutations(input, ctx, located.template) : workloadMutations(input, ctx, located.template);
     metaPath = `${located.template.base}/metadata`;
   }
   const t = target(input);

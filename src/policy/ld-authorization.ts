@@ -33,7 +33,7 @@ export function checkServer(input: EngineInput, edgePorts: EdgePorts): Violation
     const port = field(spec, 'port');
     const labels = new Map<string, string>();
     if (isObj(ml)) for (const [k, v] of Object.entries(ml)) if (typeof v === 'string') labels.set(k, v);
-    if (labels.size > 0 && typeof port === 'number' && edgePorts(input.namespace, labels).has(port)) return [];
+    if (labels.size > 0 && typeof port === 'number' && edgePorts(input.namespace, labels, true).has(port)) return [];
   }
   return [{
     rule: 'ld-server-access',

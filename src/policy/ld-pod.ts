@@ -1,5 +1,6 @@
 // Linkerd 2: pods and pod templates (docs/POLICY-LINKERD.md (b)). Every Linkerd fact comes from
 // the model in ./linkerd; this file only turns its answers into violations.
+import { isJobLike } from './mutations.js';
 import { field, isObj, join, show, stringMap } from './object.js';
 import type { Template } from './pod.js';
 import {
@@ -29,19 +30,12 @@ import type { EngineContext, EngineInput, Violation } from './types.js';
 export const STRICT_DEFAULT_POLICIES: ReadonlySet<string> = new Set(['all-authenticated', 'cluster-authenticated', 'deny']);
 
 /** The ports an edge lets this workload take out of strict mTLS (config `edges`). */
-export type EdgePorts = (namespace: string, labels: ReadonlyMap<string, string>) => ReadonlySet<number>;
+export type EdgePorts = (namespace: string, labels: ReadonlyMap<string, string>, exact?: boolean) => ReadonlySet<number>;
 
 function textMap(m: ReadonlyMap<string, unknown>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of m) if (typeof v === 'string') out.set(k, v);
   return out;
-}
-
-function isJobLike(input: EngineInput): boolean {
-  if (input.group === 'batch' && (input.kind === 'Job' || input.kind === 'CronJob')) return true;
-  if (input.group !== '' || input.kind !== 'Pod') return false;
-  const refs = field(field(input.object, 'metadata'), 'ownerReferences');
-  return Array.isArray(refs) && refs.some((r) => field(r, 'controller') === true && field(r, 'kind') === 'Job' && String(field(r, 'apiVersion') ?? '').startsWith('batch/'));
 }
 
 /** Annotation rules shared by pods, templates and namespaces (a namespace's value reaches pods injected later). */

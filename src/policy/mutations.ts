@@ -34,7 +34,7 @@ export function isAmbient(input: EngineInput, t: Template): boolean {
 }
 
 /** A Job or CronJob template, or a pod whose controller is a Job. */
-function isJobLike(input: EngineInput): boolean {
+export function isJobLike(input: EngineInput): boolean {
   if (input.group === 'batch' && (input.kind === 'Job' || input.kind === 'CronJob')) return true;
   if (input.group !== '' || input.kind !== 'Pod') return false;
   const owner = controllerOf(input.object);
