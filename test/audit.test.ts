@@ -240,11 +240,11 @@ t.test('a pod the object-selector webhooks inject but that has no proxy should h
     t.equal(w.meshed, false, name);
     t.match(w.reason, /^should have a proxy, restart it/, name);
     t.notMatch(w.reason, /not enrolled/, name);
-    t.same([w.istio.injection.rule, w.istio.injection.injected], ['object-selector', true], `${name}: decided by the object selector`);
+    t.same([w.istio?.injection.rule, w.istio?.injection.injected], ['object-selector', true], `${name}: decided by the object selector`);
   }
   const a = workload(r, 'plain', 'annotated');
   t.match(a.reason, /label sidecar.istio.io\/inject=true, not the annotation/, 'the object webhook reads labels only');
-  t.equal(a.istio.injection.injected, false);
+  t.equal(a.istio?.injection.injected, false);
 });
 
 t.test('an invalid sidecar.istio.io/inject value falls back to the namespace default: never reported as disabling injection', async (t) => {
@@ -258,7 +258,7 @@ t.test('an invalid sidecar.istio.io/inject value falls back to the namespace def
     t.equal(w.meshed, false, `${name}: no proxy`);
     t.notMatch(w.reason, /disables/, name);
     t.match(w.reason, /^should have a proxy, restart it: .*falls back to the default/, name);
-    t.equal(w.istio.injection.rule, 'invalid-value', name);
+    t.equal(w.istio?.injection.rule, 'invalid-value', name);
   }
   t.ok(r.findings.some((f) => f.rule === 'pod-injection-disabled' && f.name === 'yes'), 'the admission rule still refuses the value');
 });
@@ -274,20 +274,20 @@ t.test('ztunnel never captures a pod with sidecar.istio.io/status or hostNetwork
   ]);
   for (const [name, rule] of [['forged', 'sidecar-status'], ['host', 'hostNetwork'], ['labelled-host', 'hostNetwork']] as const) {
     const w = workload(r, 'amb', name);
-    t.same([w.meshed, w.strict, w.effectiveMtls, w.istio.capture.rule, w.istio.capture.captured], [false, false, 'DISABLE', rule, false], name);
+    t.same([w.meshed, w.strict, w.effectiveMtls, w.istio?.capture.rule, w.istio?.capture.captured], [false, false, 'DISABLE', rule, false], name);
   }
   t.match(workload(r, 'amb', 'forged').reason, /sidecar.istio.io\/status/);
   const fine = workload(r, 'amb', 'fine');
-  t.same([fine.meshed, fine.dataplane, fine.strict, fine.istio.capture.rule], [true, 'ambient', true, 'namespace-label']);
+  t.same([fine.meshed, fine.dataplane, fine.strict, fine.istio?.capture.rule], [true, 'ambient', true, 'namespace-label']);
   t.equal(r.summary.strict, 1, 'only the captured workload counts as STRICT');
 });
 
 t.test('each workload row names the Istio rule that decided injection and capture', async (t) => {
-  t.same(workload(report, 'mesh-only', 'a').istio.injection.rule, 'namespace-label');
-  t.same(workload(report, 'host', 'n').istio.injection.rule, 'hostNetwork');
-  t.same(workload(report, 'optout', 'o').istio.injection.rule, 'pod-label');
-  t.same(workload(report, 'ambient', 'h').istio.capture.rule, 'namespace-label');
-  t.same(workload(report, 'ambient', 'i').istio.capture.rule, 'pod-label');
+  t.same(workload(report, 'mesh-only', 'a').istio?.injection.rule, 'namespace-label');
+  t.same(workload(report, 'host', 'n').istio?.injection.rule, 'hostNetwork');
+  t.same(workload(report, 'optout', 'o').istio?.injection.rule, 'pod-label');
+  t.same(workload(report, 'ambient', 'h').istio?.capture.rule, 'namespace-label');
+  t.same(workload(report, 'ambient', 'i').istio?.capture.rule, 'pod-label');
   t.match(workload(report, 'ambient', 'i').reason, /dataplane-mode=none/);
 });
 
@@ -299,6 +299,6 @@ t.test('the example dump examples/audit/istio-decisions.yaml reads as its commen
   const web = workload(r, 'plain', 'web');
   t.match(web.reason, /^should have a proxy, restart it/);
   t.ok(r.findings.some((f) => f.rule === 'workload-not-meshed' && f.name === 'web' && /rollout restart/.test(f.fix ?? '')), 'the fix says to restart it');
-  t.same([workload(r, 'shop', 'cart').meshed, workload(r, 'shop', 'cart').istio.injection.rule], [true, 'invalid-value']);
-  t.same([workload(r, 'amb', 'api').dataplane, workload(r, 'amb', 'agent').meshed, workload(r, 'amb', 'agent').istio.capture.rule], ['ambient', false, 'hostNetwork']);
+  t.same([workload(r, 'shop', 'cart').meshed, workload(r, 'shop', 'cart').istio?.injection.rule], [true, 'invalid-value']);
+  t.same([workload(r, 'amb', 'api').dataplane, workload(r, 'amb', 'agent').meshed, workload(r, 'amb', 'agent').istio?.capture.rule], ['ambient', false, 'hostNetwork']);
 });

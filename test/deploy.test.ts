@@ -324,6 +324,18 @@ t.test('the linkerd overlay: mesh linkerd, Linkerd policy kinds in every served 
   const name = find(objs, 'MutatingWebhookConfiguration')[0]!.metadata.name;
   // charts/linkerd-control-plane/templates/proxy-injector-rbac.yaml names Linkerd's configuration.
   t.ok(Buffer.compare(Buffer.from(name), Buffer.from('linkerd-proxy-injector-webhook-config')) < 0, `${name} is called before Linkerd's injector`);
+  // The audit's Linkerd reads (src/audit/collect.ts LINKERD_POLICIES, CONFIGMAPS), read-only, nothing more.
+  const extra = grants(objs).filter((g) => !grants(base).some((b) => key(b) === key(g)));
+  t.same(
+    extra.map(key).sort(),
+    [
+      ...['servers', 'serverauthorizations', 'authorizationpolicies', 'meshtlsauthentications', 'networkauthentications', 'httproutes'].flatMap((r) => ['get', 'list'].map((v) => `policy.linkerd.io|${r}|${v}||*`)),
+      ...['httproutes', 'grpcroutes'].flatMap((r) => ['get', 'list'].map((v) => `gateway.networking.k8s.io|${r}|${v}||*`)),
+      '|configmaps|get|linkerd-config|linkerd',
+      '|configmaps|list|linkerd-config|linkerd',
+    ].sort(),
+    'the overlay adds read access to Linkerd policy kinds and linkerd-config only',
+  );
 });
 
 t.test('the cert-manager overlay: Certificate for every service name, CA injected by annotation, no self-management', async (t) => {

@@ -111,7 +111,7 @@ t.test('check, audit and engine answer enrolment, membership and scope as the Is
       if (!inScope) return row === undefined;
       if (!row) return false;
       if (row.meshed !== member.meshed || row.dataplane !== member.dataplane) return false;
-      if (row.istio.injection.rule !== member.injection.rule || row.istio.capture.rule !== member.capture.rule) return false;
+      if (row.istio?.injection.rule !== member.injection.rule || row.istio?.capture.rule !== member.capture.rule) return false;
       if (row.strict && !member.meshed) return false;
       // A pod Istio injects but that runs no proxy and is not captured: "should have a proxy, restart it".
       if (!member.meshed && member.injection.injected === true && !/^should have a proxy, restart it/.test(row.reason ?? '')) return false;

@@ -9,6 +9,7 @@ import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inve
 import type { AuditReport, DestinationRuleRow, ExemptedFinding, ExemptionRow, NamespaceRow, ReportFinding, WorkloadRow } from './model.js';
 import { portSummary } from './ports.js';
 import { exemptionRef, foldRootCauses, mtlsText, verdictOf } from './phases.js';
+import { linkerdEnrolment, linkerdFacts, linkerdPodStatus, weakestMode, type LinkerdPodStatus } from './linkerd.js';
 import { servedRevisions } from './revisions.js';
 import { controlPlaneVersions } from './skew.js';
 import { VERSION } from './version.js';
@@ -44,6 +45,7 @@ interface WorkloadAcc {
   ref: WorkloadRef;
   pods: KObj[];
   statuses: MeshStatus[];
+  linkerd: LinkerdPodStatus[];
 }
 
 export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptions): AuditReport {
@@ -55,6 +57,10 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const nsFacts = new Map<string, NamespaceFacts>();
   for (const n of inv.namespaces) nsFacts.set(nameOf(n), { labels: new Map(Object.entries(labelsOf(n))), known: true });
   const factsOf = (ns: string): NamespaceFacts => nsFacts.get(ns) ?? { labels: new Map(), known: false };
+  const nsAnnotations = new Map<string, ReadonlyMap<string, string>>();
+  for (const n of inv.namespaces) nsAnnotations.set(nameOf(n), new Map(Object.entries(n.metadata?.annotations ?? {})));
+  const isLinkerd = config.mesh === 'linkerd';
+  const ld = isLinkerd ? linkerdFacts(inv, config) : undefined;
 
   const served = servedRevisions(inv, config.rootNamespace);
   const cpVersions = controlPlaneVersions(inv, config.rootNamespace);
@@ -76,13 +82,47 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     const ref = workloadOf(pod, controllers);
     const key = refKey(ref);
     let acc = groups.get(key);
-    if (!acc) groups.set(key, (acc = { ref, pods: [], statuses: [] }));
+    if (!acc) groups.set(key, (acc = { ref, pods: [], statuses: [], linkerd: [] }));
     acc.pods.push(pod);
-    acc.statuses.push(meshStatus(pod, factsOf(ns), served.all));
+    if (ld) {
+      const f = factsOf(ns);
+      acc.linkerd.push(linkerdPodStatus(pod, { labels: f.labels, annotations: nsAnnotations.get(ns) ?? new Map(), known: f.known }, ld));
+    } else acc.statuses.push(meshStatus(pod, factsOf(ns), served.all));
   }
 
   const workloads: WorkloadRow[] = [];
   for (const acc of groups.values()) {
+    if (ld) {
+      // The first pod that is not meshed speaks for the workload, else the first pod.
+      const status = acc.linkerd.find((s) => !s.meshed) ?? (acc.linkerd[0] as LinkerdPodStatus);
+      const ports = status.detail.ports;
+      const effective: MtlsMode = status.meshed ? weakestMode(ports) : 'DISABLE';
+      const portModes = Object.fromEntries(ports.map((p) => [String(p.port), p.mode]));
+      const deciders = [...new Set(ports.map((p) => (p.source === 'server' ? `Server ${acc.ref.namespace}/${p.server}` : p.source === 'annotation' ? `annotation ${p.policy}` : p.source === 'cluster-default' ? `cluster default ${p.policy}` : `iptables skip (${p.skipped})`)))];
+      workloads.push({
+        namespace: acc.ref.namespace,
+        kind: acc.ref.kind,
+        name: acc.ref.name,
+        pods: acc.pods.length,
+        meshed: status.meshed,
+        dataplane: status.meshed ? 'sidecar' : 'none',
+        ...(status.reason ? { reason: status.reason } : {}),
+        linkerd: status.detail,
+        effectiveMtls: effective,
+        policyMtls: effective,
+        // Ports the pod does not declare get the proxy's default (its env, baked in at injection).
+        defaultMtls: ld.cluster.defaultPolicy.endsWith('-authenticated') || ld.cluster.defaultPolicy === 'deny' ? 'STRICT' : 'PERMISSIVE',
+        ports: portModes,
+        mtls: status.meshed
+          ? ports.length === 0
+            ? 'no declared port'
+            : ports.map((p) => `port ${p.port}: ${p.mode}${p.source === 'iptables-skip' ? ' (skipped by iptables)' : p.plaintext.length > 0 ? ` (plaintext via ${p.plaintext.join(', ')})` : ''}`).join('; ')
+          : `no mTLS: not meshed (${status.reason ?? 'no proxy'})`,
+        policies: deciders,
+        strict: status.meshed && effective === 'STRICT',
+      });
+      continue;
+    }
     const first = acc.pods[0] as KObj;
     const labels = labelsOf(first);
     const policy = effectiveMtls(pIndex, acc.ref.namespace, labels);
@@ -180,6 +220,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     return result;
   };
   for (const n of inv.namespaces) judgeObject(n, undefined);
+  for (const o of [...inv.linkerd.servers, ...inv.linkerd.serverAuthorizations, ...inv.linkerd.authorizationPolicies]) judgeObject(o, undefined);
   for (const pa of inv.peerAuthentications) judgeObject(pa, undefined);
   for (const dr of inv.destinationRules) {
     const r = judgeObject(dr, undefined);
@@ -207,8 +248,12 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const workloadFindingsFrom = findings.length;
   for (const w of workloads) {
     const base = { mode: 'audit', namespace: w.namespace, kind: w.kind, name: w.name };
+    if (w.linkerd) {
+      findings.push(...linkerdWorkloadFindings(w, base, ld));
+      continue;
+    }
     if (!w.meshed) {
-      findings.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: w.istio.injection.injected === true ? 'restart its pods (kubectl rollout restart) so that the injector adds the proxy' : 'enrol the namespace and restart the pods, or remove what keeps them out', controls: controlsFor('workload-not-meshed') });
+      findings.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: w.istio?.injection.injected === true ? 'restart its pods (kubectl rollout restart) so that the injector adds the proxy' : 'enrol the namespace and restart the pods, or remove what keeps them out', controls: controlsFor('workload-not-meshed') });
     } else if (!w.strict) {
       const ports = portSummary(w);
       findings.push({
@@ -235,7 +280,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   // Namespaces that name a revision no control plane serves.
   const unserved: { namespace: string; revision: string }[] = [];
   for (const [ns, facts] of nsFacts) {
-    if (!wanted(ns)) continue;
+    if (!wanted(ns) || isLinkerd) continue;
     const e = namespaceEnrolment(facts.labels);
     const rev = e.sidecarRevision;
     if (e.sidecarBy !== LABEL_REV || rev === undefined) continue;
@@ -317,7 +362,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     const facts = factsOf(ns);
     return {
       namespace: ns,
-      enrolment: facts.known ? namespaceEnrolment(facts.labels).via : 'unknown',
+      enrolment: !facts.known ? 'unknown' : isLinkerd ? linkerdEnrolment(nsAnnotations.get(ns) ?? new Map()) : namespaceEnrolment(facts.labels).via,
       workloads: ws.length,
       meshed: meshedN,
       strict: strictN,
@@ -349,7 +394,17 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
       meshlockVersion: VERSION,
       generatedAt: ctx.now.toISOString(),
     },
-    config: { mode: config.mode, dataplane: config.dataplane, rootNamespace: config.rootNamespace },
+    config: {
+      mode: config.mode,
+      dataplane: config.dataplane,
+      rootNamespace: config.rootNamespace,
+      ...(ld
+        ? {
+            mesh: 'linkerd' as const,
+            linkerd: { controlPlaneNamespace: ld.controlPlaneNamespace, defaultInboundPolicy: ld.cluster.defaultPolicy, defaultFrom: ld.defaultFrom, ...(ld.controlPlaneVersion ? { version: ld.controlPlaneVersion } : {}) },
+          }
+        : {}),
+    },
     summary: {
       workloads: workloads.length,
       meshed,
@@ -370,4 +425,38 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
     ...(opts.installation ? { installation: opts.installation } : {}),
     controls,
   };
+}
+
+/**
+ * The Linkerd workload findings: not meshed (with the injector's reason), ports that admit plaintext
+ * (naming the authorizations, or the iptables skip), and a proxy older or newer than the control plane.
+ */
+function linkerdWorkloadFindings(w: WorkloadRow, base: { mode: string; namespace: string; kind: string; name: string }, ld: ReturnType<typeof linkerdFacts> | undefined): ReportFinding[] {
+  const out: ReportFinding[] = [];
+  const d = w.linkerd;
+  if (!d) return out;
+  if (!w.meshed) {
+    out.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: 'annotate the namespace linkerd.io/inject=enabled, remove what the injector skips on, and restart the pods', controls: controlsFor('workload-not-meshed') });
+    return out;
+  }
+  const weak = d.ports.filter((p) => p.mode !== 'STRICT');
+  if (weak.length > 0) {
+    const parts = weak.map((p) => (p.source === 'iptables-skip' ? `${p.port} skipped by iptables (${p.skipped})` : `${p.port} admits plaintext through ${p.plaintext.join(', ')}${p.server ? ` (Server ${p.server})` : ` (${p.source} ${p.policy ?? ''})`}`));
+    out.push({
+      ...base,
+      rule: 'workload-not-strict',
+      severity: 'error',
+      message: `ports accepting plaintext: ${parts.join('; ')}`,
+      fix: 'annotate the namespace config.linkerd.io/default-inbound-policy=all-authenticated and restart, or set the Server accessPolicy to deny with MeshTLSAuthentication-based AuthorizationPolicies; remove skip-inbound-ports',
+      controls: controlsFor('workload-not-strict'),
+    });
+  }
+  if (ld?.controlPlaneVersion && d.proxyVersion && d.proxyVersion !== ld.controlPlaneVersion) {
+    out.push({ ...base, rule: 'ld-proxy-version-skew', severity: 'warning', message: `proxy ${d.proxyVersion} differs from the control plane's ${ld.controlPlaneVersion}`, fix: 'restart the pods so the injector gives them the current proxy', controls: controlsFor('ld-proxy-version-skew') });
+  }
+  const open = d.ports.filter((p) => p.openProbePaths.length > 0);
+  if (open.length > 0 && ld && ld.cluster.probeNetworks.some((n) => /\/0$/.test(n))) {
+    out.push({ ...base, rule: 'ld-probe-paths-open', severity: 'warning', message: `probe paths open without authentication from ${ld.cluster.probeNetworks.join(', ')}: ${open.map((p) => `${p.port} ${p.openProbePaths.join(',')}`).join('; ')}`, fix: 'set policyController.probeNetworks to the node network, or serve probes on a port of their own', controls: controlsFor('ld-probe-paths-open') });
+  }
+  return out;
 }

@@ -45,6 +45,20 @@ export const NAMESPACED: ResourceType[] = [
   { apiVersion: 'security.istio.io/v1', resource: 'peerauthentications', kind: 'PeerAuthentication', namespaced: true, fallbacks: ['security.istio.io/v1beta1'] },
   { apiVersion: 'networking.istio.io/v1', resource: 'destinationrules', kind: 'DestinationRule', namespaced: true, fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] },
 ];
+/** Linkerd's policy objects (docs/POLICY-LINKERD.md (d)); read with `mesh: linkerd`. */
+export const LINKERD_POLICIES: ResourceType[] = [
+  { apiVersion: 'policy.linkerd.io/v1beta3', resource: 'servers', kind: 'Server', namespaced: true, fallbacks: ['policy.linkerd.io/v1beta2', 'policy.linkerd.io/v1beta1'] },
+  { apiVersion: 'policy.linkerd.io/v1beta1', resource: 'serverauthorizations', kind: 'ServerAuthorization', namespaced: true, fallbacks: ['policy.linkerd.io/v1alpha1'] },
+  { apiVersion: 'policy.linkerd.io/v1alpha1', resource: 'authorizationpolicies', kind: 'AuthorizationPolicy', namespaced: true },
+  { apiVersion: 'policy.linkerd.io/v1alpha1', resource: 'meshtlsauthentications', kind: 'MeshTLSAuthentication', namespaced: true },
+  { apiVersion: 'policy.linkerd.io/v1alpha1', resource: 'networkauthentications', kind: 'NetworkAuthentication', namespaced: true },
+  { apiVersion: 'policy.linkerd.io/v1beta3', resource: 'httproutes', kind: 'HTTPRoute', namespaced: true, fallbacks: ['policy.linkerd.io/v1beta2', 'policy.linkerd.io/v1beta1'] },
+  { apiVersion: 'gateway.networking.k8s.io/v1', resource: 'httproutes', kind: 'HTTPRoute', namespaced: true },
+  { apiVersion: 'gateway.networking.k8s.io/v1', resource: 'grpcroutes', kind: 'GRPCRoute', namespaced: true },
+];
+/** Linkerd's installed values (ConfigMap linkerd-config in the control-plane namespace). */
+export const CONFIGMAPS: ResourceType = { apiVersion: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true };
+
 export const NAMESPACES: ResourceType = { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false };
 export const WEBHOOKS: ResourceType[] = [
   { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false },
@@ -79,13 +93,17 @@ export async function collectFromCluster(kc: KubeConfig, config: ResolvedConfig,
       else inv = addToInventory(inv, items);
     } catch (err) {
       const status = (err as { status?: number }).status;
-      // Secrets and webhook configurations need rights an auditor may not have; the report says so.
-      if (status === 403 && (type === SECRETS || WEBHOOKS.includes(type))) errors.push({ file: `cluster:${what}`, line: 0, message: `forbidden: ${(err as Error).message}` });
+      // Secrets, webhook configurations and Linkerd's ConfigMap need rights an auditor may not have; the report says so.
+      if (status === 403 && (type === SECRETS || type === CONFIGMAPS || WEBHOOKS.includes(type))) errors.push({ file: `cluster:${what}`, line: 0, message: `forbidden: ${(err as Error).message}` });
       else throw err;
     }
   };
   await run(NAMESPACES);
   for (const type of NAMESPACED) for (const ns of scopes) await run(type, ns);
+  if (config.mesh === 'linkerd') {
+    for (const type of LINKERD_POLICIES) for (const ns of scopes) await run(type, ns);
+    await run(CONFIGMAPS, config.linkerd.controlPlaneNamespace, 'metadata.name=linkerd-config');
+  }
   for (const type of WEBHOOKS) await run(type);
   // Only TLS Secrets of meshlock's namespace: the serving certificate, nothing else.
   await run(SECRETS, config.meshlockNamespace, 'type=kubernetes.io/tls');

@@ -60,6 +60,8 @@ export const AUDIT_CHECK_IDS = [
   'dataplane-revision-unserved',
   'dataplane-version-skew',
   'apiserver-backend-strict',
+  'ld-proxy-version-skew',
+  'ld-probe-paths-open',
 ] as const;
 export type AuditCheckId = (typeof AUDIT_CHECK_IDS)[number];
 
@@ -114,6 +116,8 @@ export const RULE_CONTROLS: Readonly<Record<RuleId | AuditCheckId, readonly Cont
   'dataplane-version-skew': MESH_ONLY,
   // The apiserver cannot reach a webhook or aggregated API: an outage, not a plaintext exposure.
   'apiserver-backend-strict': MESH_ONLY,
+  'ld-proxy-version-skew': MESH_ONLY,
+  'ld-probe-paths-open': MESH_ONLY,
 };
 
 /** Control ids for a rule or audit check; unknown ids map to the mesh architecture control. */

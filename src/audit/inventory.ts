@@ -35,16 +35,54 @@ export interface Inventory {
   /** Services and APIServices: what the kube-apiserver calls (apiserver-backend-strict). */
   readonly services: KObj[];
   readonly apiServices: KObj[];
+  /** ConfigMaps (the audit keeps Linkerd's linkerd-config only). */
+  readonly configMaps: KObj[];
+  /** Linkerd's policy objects (docs/POLICY-LINKERD.md (d)). */
+  readonly linkerd: LinkerdObjects;
   /** Everything else, kept only to be counted. */
   readonly other: number;
 }
+
+export interface LinkerdObjects {
+  readonly servers: KObj[];
+  readonly serverAuthorizations: KObj[];
+  readonly authorizationPolicies: KObj[];
+  readonly meshTLSAuthentications: KObj[];
+  readonly networkAuthentications: KObj[];
+  readonly routes: KObj[];
+}
+
+const LINKERD_LISTS: Readonly<Record<string, keyof LinkerdObjects>> = {
+  'policy.linkerd.io/Server': 'servers',
+  'policy.linkerd.io/ServerAuthorization': 'serverAuthorizations',
+  'policy.linkerd.io/AuthorizationPolicy': 'authorizationPolicies',
+  'policy.linkerd.io/MeshTLSAuthentication': 'meshTLSAuthentications',
+  'policy.linkerd.io/NetworkAuthentication': 'networkAuthentications',
+  'policy.linkerd.io/HTTPRoute': 'routes',
+  'gateway.networking.k8s.io/HTTPRoute': 'routes',
+  'gateway.networking.k8s.io/GRPCRoute': 'routes',
+};
 
 const CONTROLLER_KINDS = new Set(['apps/Deployment', 'apps/ReplicaSet', 'apps/StatefulSet', 'apps/DaemonSet', 'batch/Job', 'batch/CronJob', '/ReplicationController']);
 
 const CLUSTER_SCOPED = new Set(['/Namespace', 'apiregistration.k8s.io/APIService', 'admissionregistration.k8s.io/MutatingWebhookConfiguration', 'admissionregistration.k8s.io/ValidatingWebhookConfiguration']);
 
 export function emptyInventory(): Inventory {
-  return { namespaces: [], pods: [], controllers: [], peerAuthentications: [], destinationRules: [], mutatingWebhooks: [], validatingWebhooks: [], secrets: [], services: [], apiServices: [], other: 0 };
+  return {
+    namespaces: [],
+    pods: [],
+    controllers: [],
+    peerAuthentications: [],
+    destinationRules: [],
+    mutatingWebhooks: [],
+    validatingWebhooks: [],
+    secrets: [],
+    services: [],
+    apiServices: [],
+    configMaps: [],
+    linkerd: { servers: [], serverAuthorizations: [], authorizationPolicies: [], meshTLSAuthentications: [], networkAuthentications: [], routes: [] },
+    other: 0,
+  };
 }
 
 /** Sorts objects into an inventory; unknown kinds are counted, not kept. */
@@ -69,6 +107,8 @@ export function addToInventory(inv: Inventory, objects: Iterable<unknown>, defau
     else if (key === '/Secret') inv.secrets.push(o);
     else if (key === '/Service') inv.services.push(o);
     else if (key === 'apiregistration.k8s.io/APIService') inv.apiServices.push(o);
+    else if (key === '/ConfigMap' && o.metadata?.name === 'linkerd-config') inv.configMaps.push(o);
+    else if (Object.hasOwn(LINKERD_LISTS, key)) inv.linkerd[LINKERD_LISTS[key] as keyof LinkerdObjects].push(o);
     else other++;
   }
   return { ...inv, other };

@@ -2,6 +2,7 @@
 import type { ControlId } from './controls.js';
 import type { MtlsMode } from '../policy/index.js';
 import type { Dataplane, IstioDecision } from './workloads.js';
+import type { LinkerdWorkloadDetail } from './linkerd.js';
 
 export type FindingSeverity = 'error' | 'warning';
 
@@ -59,7 +60,9 @@ export interface WorkloadRow {
    * else of the first pod), named as in Istio's code: namespace-label, pod-label, pod-annotation,
    * object-selector, invalid-value, hostNetwork, system-namespace, sidecar-status, ...
    */
-  readonly istio: IstioDecision;
+  readonly istio?: IstioDecision;
+  /** With `mesh: linkerd`: the injector's reasons, the proxy version, each port's effective inbound policy. */
+  readonly linkerd?: LinkerdWorkloadDetail;
   /** The weakest mode over every port: what a plaintext client can reach. DISABLE when not meshed. */
   readonly effectiveMtls: MtlsMode;
   /** What the PeerAuthentications alone say, whether or not a proxy enforces it. */
@@ -130,7 +133,7 @@ export interface AuditReport {
   readonly generatedAt: string;
   readonly tool: { readonly name: 'meshlock'; readonly version: string };
   readonly source: { readonly type: 'cluster' | 'file'; readonly name: string; readonly namespaces?: readonly string[] };
-  readonly config: { readonly mode: string; readonly dataplane: string; readonly rootNamespace: string };
+  readonly config: { readonly mode: string; readonly dataplane: string; readonly rootNamespace: string; readonly mesh?: 'istio' | 'linkerd'; readonly linkerd?: { readonly controlPlaneNamespace: string; readonly defaultInboundPolicy: string; readonly defaultFrom: string; readonly version?: string } };
   /** PASS when no error-severity finding stands outside an active exemption. */
   readonly verdict: { readonly result: 'PASS' | 'FAIL'; readonly errors: number; readonly summary: string };
   /** What was audited, for the record: the cluster, its Istio control planes, the tool and the time. */

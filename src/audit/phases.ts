@@ -47,7 +47,7 @@ export function foldRootCauses(findings: readonly ReportFinding[], workloads: re
   for (const f of findings) {
     let cause: ReportFinding | undefined;
     if (f.rule === 'workload-not-meshed') {
-      const selected = workloadOf.get(key(f.kind, f.namespace, f.name))?.istio.injection.injected === true;
+      const selected = workloadOf.get(key(f.kind, f.namespace, f.name))?.istio?.injection.injected === true;
       cause = selected ? pick('Namespace', f.namespace, f.namespace, SELECTED_CAUSES) : (pick(f.kind, f.namespace, f.name, WORKLOAD_CAUSES) ?? pick('Namespace', f.namespace, f.namespace, NAMESPACE_CAUSES));
     } else if (f.rule === 'workload-not-strict') {
       const w = workloadOf.get(key(f.kind, f.namespace, f.name));

@@ -7,3 +7,4 @@ export { edgePortsFor, edgePermittingPermissive } from './edges.js';
 export * from './istio/index.js';
 export { POD_TEMPLATE_PATHS, locateTemplate } from './pod.js';
 export { denialMessage, warningText, violationLine, WARNING_MAX } from './messages.js';
+export * as linkerd from './linkerd/index.js';

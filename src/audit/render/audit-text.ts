@@ -3,10 +3,15 @@ import { CONTROLS } from '../controls.js';
 import type { AuditReport, ExemptionRef, ReportFinding, WorkloadRow } from '../model.js';
 import { portSummary } from '../ports.js';
 import { paint } from './colour.js';
+import { linkerdHeadline, linkerdPortLines } from './linkerd.js';
 
-/** Which of Istio's rules decided injection and ztunnel capture, in the words of Istio's code. */
+/**
+ * Which of Istio's rules decided injection and ztunnel capture, in the words of Istio's code; for a
+ * Linkerd workload, the injector's own reasons.
+ */
 export function istioDecision(w: WorkloadRow): string {
-  return `injection: ${w.istio.injection.rule}, capture: ${w.istio.capture.rule}`;
+  if (w.linkerd) return w.linkerd.reasons.length > 0 ? `injector: ${w.linkerd.reasons.join(', ')}` : 'injector: injected';
+  return w.istio ? `injection: ${w.istio.injection.rule}, capture: ${w.istio.capture.rule}` : '';
 }
 
 function sourceLine(r: AuditReport): string {
@@ -50,6 +55,17 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
   out.push(p.bold('NAMESPACE                      ENROLMENT                 WORKLOADS MESHED STRICT COVERAGE FINDINGS'));
   for (const n of r.namespaces) {
     out.push(`${n.namespace.padEnd(30)} ${n.enrolment.padEnd(25)} ${String(n.workloads).padStart(9)} ${String(n.meshed).padStart(6)} ${String(n.strict).padStart(6)} ${`${n.coveragePercent}%`.padStart(8)} ${String(n.findings).padStart(8)}`);
+  }
+  const headline = linkerdHeadline(r);
+  if (headline) out.splice(2, 0, headline);
+  const ports = linkerdPortLines(r);
+  if (ports.length > 0) {
+    out.push('');
+    out.push(p.bold('Linkerd inbound policy per workload and port'));
+    for (const l of ports) {
+      const tag = l.mode === 'STRICT' ? p.green(l.mode) : p.red(l.mode);
+      out.push(`  ${l.workload} :${l.port} ${tag} by ${l.decidedBy}${l.policy ? ` (${l.policy})` : ''}${l.plaintextVia ? `; plaintext via ${l.plaintextVia}` : ''}${l.openProbes ? `; probes open: ${l.openProbes}` : ''}`);
+    }
   }
   const weak = r.workloads.filter((w) => !w.strict);
   if (weak.length > 0) {
@@ -132,6 +148,17 @@ export function renderAuditMarkdown(r: AuditReport): string {
     out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : 'no'} | ${md(istioDecision(w))} | ${md(w.mtls)} | ${w.strict ? 'yes' : 'no'} |`);
   }
   out.push('');
+  const ldPorts = linkerdPortLines(r);
+  if (ldPorts.length > 0) {
+    out.push('## Linkerd inbound policy per workload and port');
+    out.push('');
+    const head = linkerdHeadline(r);
+    if (head) out.push(`${md(head)}.`, '');
+    out.push('| workload | port | mode | decided by | policy | plaintext via | open probe paths |');
+    out.push('|---|---:|---|---|---|---|---|');
+    for (const l of ldPorts) out.push(`| ${md(l.workload)} | ${l.port} | ${l.mode} | ${md(l.decidedBy)} | ${md(l.policy)} | ${md(l.plaintextVia)} | ${md(l.openProbes)} |`);
+    out.push('');
+  }
   out.push('## Findings');
   out.push('');
   out.push('| rule | severity | mode | object | message | controls |');

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { CONTROLS } from '../controls.js';
 import type { AuditReport, NamespaceRow, ReportFinding } from '../model.js';
 import { istioDecision } from './audit-text.js';
+import { linkerdHeadline, linkerdPortLines } from './linkerd.js';
 
 export function esc(s: string | number): string {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -174,7 +175,7 @@ ${chart(r.namespaces)}`);
         esc(w.name),
         esc(w.pods),
         w.meshed ? `<span class="ok">yes</span> (${esc(w.dataplane)})` : '<span class="error">no</span>',
-        `<span title="${esc(`${w.istio.injection.because}; ${w.istio.capture.because}`)}">${esc(istioDecision(w))}</span>`,
+        `<span title="${esc(w.istio ? `${w.istio.injection.because}; ${w.istio.capture.because}` : (w.reason ?? ''))}">${esc(istioDecision(w))}</span>`,
         w.strict ? '<span class="ok">yes</span>' : '<span class="error">no</span>',
         esc(w.mtls),
         esc(w.policies.join(', ')),
@@ -182,6 +183,20 @@ ${chart(r.namespaces)}`);
       new Set([3]),
     ),
   );
+  const ldPorts = linkerdPortLines(r);
+  if (ldPorts.length > 0) {
+    parts.push('<h2>Linkerd inbound policy per workload and port</h2>');
+    const head = linkerdHeadline(r);
+    if (head) parts.push(`<p>${esc(head)}</p>`);
+    parts.push(
+      table(
+        'linkerd-ports',
+        ['workload', 'port', 'mode', 'decided by', 'policy', 'plaintext via', 'open probe paths'],
+        ldPorts.map((l) => [esc(l.workload), esc(l.port), `<span class="${l.mode === 'STRICT' ? 'ok' : 'error'}">${esc(l.mode)}</span>`, esc(l.decidedBy), esc(l.policy), esc(l.plaintextVia), esc(l.openProbes)]),
+        new Set([1]),
+      ),
+    );
+  }
   parts.push('<h2>Findings</h2>');
   parts.push(
     table(
