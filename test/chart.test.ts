@@ -53,6 +53,7 @@ const VARIANTS: [string, string[]][] = [
   ['deploy', []],
   ['deploy/overlays/dry-run', ['dryRun=true']],
   ['deploy/overlays/cert-manager', ['certManager.enabled=true']],
+  ['deploy/overlays/linkerd', ['config.mesh=linkerd']],
 ];
 
 t.test('helm lint --strict passes with the default values and every variant', async (t) => {

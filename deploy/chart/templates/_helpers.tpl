@@ -23,14 +23,36 @@ app.kubernetes.io/component: webhook
 {{/* Namespaces the namespace and workload webhooks never see: POLICY.md's system namespaces, the
      root namespace and meshlock's own (so its pods start while it is down). */}}
 {{- define "meshlock.excludedNamespaces" -}}
-{{- $ns := concat .Values.config.systemNamespaces (list .Values.config.rootNamespace .Release.Namespace) | uniq -}}
-[{{ join ", " $ns }}]
+{{- $ns := concat .Values.config.systemNamespaces (list .Values.config.rootNamespace .Release.Namespace) -}}
+{{- if eq (include "meshlock.mesh" .) "linkerd" -}}
+{{- $ns = concat $ns (list (include "meshlock.linkerdControlPlane" .) "linkerd-cni" "cert-manager") -}}
+{{- end -}}
+[{{ join ", " (uniq $ns) }}]
+{{- end -}}
+
+{{/* istio or linkerd (docs/POLICY-LINKERD.md). */}}
+{{- define "meshlock.mesh" -}}
+{{- .Values.config.mesh | default "istio" -}}
+{{- end -}}
+
+{{- define "meshlock.linkerdControlPlane" -}}
+{{- (.Values.config.linkerd | default dict).controlPlaneNamespace | default "linkerd" -}}
+{{- end -}}
+
+{{/* With mesh linkerd, Linkerd's settings with their defaults spelled out (as deploy/overlays/linkerd). */}}
+{{- define "meshlock.linkerdConfig" -}}
+{{- $defaults := dict "controlPlaneNamespace" "linkerd" "clusterDefaultInboundPolicy" "all-unauthenticated" "namespaceDefaultInboundPolicy" "all-authenticated" -}}
+{{- toYaml (merge (deepCopy (.Values.config.linkerd | default dict)) $defaults) -}}
 {{- end -}}
 
 {{/* The config file: .Values.config with the mode (dry-run when .Values.dryRun). */}}
 {{- define "meshlock.config" -}}
 {{- $mode := ternary "dry-run" .Values.mode .Values.dryRun -}}
-{{- toYaml (merge (dict "mode" $mode) (deepCopy .Values.config)) -}}
+{{- $config := merge (dict "mode" $mode) (deepCopy .Values.config) -}}
+{{- if eq (include "meshlock.mesh" .) "linkerd" -}}
+{{- $_ := set $config "linkerd" (fromYaml (include "meshlock.linkerdConfig" .)) -}}
+{{- end -}}
+{{- toYaml $config -}}
 {{- end -}}
 
 {{- define "meshlock.webhookCommon" -}}
