@@ -81,7 +81,7 @@ function inputOf(obj: { apiVersion: string; kind: string }, namespace: string, o
 
 function wellFormed(v: ValidationResult): boolean {
   if (v.allowed !== (v.findings.filter((f) => f.denies).length === 0)) return false;
-  if (v.warnings.some((w) => w.length > WARNING_MAX || !/^[a-z-]+: /.test(w))) return false;
+  if (v.warnings.some((w) => w.length > WARNING_MAX || !/^[a-z-]+( \(pre-existing\))?: /.test(w))) return false;
   if (!v.allowed && !(v.message ?? '').startsWith('meshlock denied ')) return false;
   return v.findings.every((f) => f.severity === 'error' || !f.denies);
 }

@@ -133,16 +133,18 @@ namespaceSelector:
       values: {{ include "meshlock.excludedNamespaces" . }}
 {{- end -}}
 
-{{/* The mutating workload webhook also leaves ambient namespaces out: Istio's object-selector injector would answer the injection label with a sidecar. */}}
+{{/* The mutating workload webhook also leaves ambient namespaces out: Istio's object-selector injector would answer the injection label with a sidecar. Not with mesh linkerd, where that label means nothing and would only be a tenant's way out. */}}
 {{- define "meshlock.workloadMutationNamespaceSelector" -}}
 namespaceSelector:
   matchExpressions:
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values: {{ include "meshlock.excludedNamespaces" . }}
+    {{- if ne (include "meshlock.mesh" .) "linkerd" }}
     - key: istio.io/dataplane-mode
       operator: NotIn
       values: [ambient]
+    {{- end }}
 {{- end -}}
 
 {{- define "meshlock.webhookAnnotations" -}}
