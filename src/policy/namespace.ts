@@ -11,7 +11,11 @@ function enrolFix(ctx: EngineContext): string {
   return `label the namespace ${LABEL_INJECTION}=enabled`;
 }
 
-/** Checked by the caller: the namespace is not a system namespace. */
+/**
+ * Enrolment rules of a Namespace object. The engine passes `inScope` false for a system namespace
+ * (POLICY.md's scope): it is never required to be enrolled; unreadable labels and conflicting labels
+ * are still reported there.
+ */
 export function checkNamespace(input: EngineInput, ctx: EngineContext, inScope: boolean): Violation[] {
   if (input.operation === 'DELETE') return [];
   const labels = stringMap(field(input.object, 'metadata'), 'labels');
