@@ -9,7 +9,7 @@ import { addAnnotationOps, addLabelOps } from './patch.js';
 import { field, isObj, stringMap } from './object.js';
 import { controllerOf } from './owner.js';
 import { at, deepEqual } from './ratchet.js';
-import { ANNOTATION_NATIVE_SIDECAR, LABEL_DATAPLANE, LABEL_POD_INJECT, namespaceEnrolment } from './istio/index.js';
+import { ANNOTATION_NATIVE_SIDECAR, LABEL_POD_INJECT, labelledAmbient, namespaceEnrolment } from './istio/index.js';
 import type { Template } from './pod.js';
 import type { EngineContext, EngineInput, MutationId, PatchOp } from './types.js';
 
@@ -29,8 +29,8 @@ export function mutableEvent(input: EngineInput, t: Template): boolean {
  */
 export function isAmbient(input: EngineInput, t: Template): boolean {
   if (input.namespaceLabels !== undefined && namespaceEnrolment(input.namespaceLabels).ambient) return true;
-  if (stringMap(t.meta, 'labels').values.get(LABEL_DATAPLANE) === 'ambient') return true;
-  return t.isTemplate && stringMap(field(input.object, 'metadata'), 'labels').values.get(LABEL_DATAPLANE) === 'ambient';
+  if (labelledAmbient(stringMap(t.meta, 'labels').values)) return true;
+  return t.isTemplate && labelledAmbient(stringMap(field(input.object, 'metadata'), 'labels').values);
 }
 
 /** A Job or CronJob template, or a pod whose controller is a Job. */

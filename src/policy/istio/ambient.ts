@@ -29,15 +29,23 @@ export interface CaptureDecision {
 export function ztunnelCapture(ns: NamespaceFacts, pod: PodFacts): CaptureDecision {
   if (pod.hostNetwork === true) return { captured: false, rule: 'hostNetwork', because: 'hostNetwork pod: ztunnel never captures it' };
   if (has(pod.annotations, ANNOTATION_STATUS)) return { captured: false, rule: 'sidecar-status', because: `annotation ${ANNOTATION_STATUS} claims a sidecar, so ztunnel never captures the pod` };
-  if (get(pod.labels, LABEL_DATAPLANE) === 'ambient') return { captured: true, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=ambient` };
+  if (labelledAmbient(pod.labels)) return { captured: true, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=ambient` };
   if (optsOutOfAmbient(pod.labels)) return { captured: false, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=none opts it out of ambient` };
   if (ns.labels === undefined) {
     // cni/pkg/util/podutil.go PodFullyEnrolled: istio-cni annotates the pods it redirected.
     if (get(pod.annotations, ANNOTATION_REDIRECTION) === 'enabled') return { captured: true, rule: 'redirection-annotation', because: `annotation ${ANNOTATION_REDIRECTION}=enabled: istio-cni redirected it` };
     return { captured: undefined, rule: 'namespace-unknown', because: `the labels of namespace ${ns.name} are not known` };
   }
-  if (get(ns.labels, LABEL_DATAPLANE) === 'ambient') return { captured: true, rule: 'namespace-label', because: `namespace label ${LABEL_DATAPLANE}=ambient` };
+  if (labelledAmbient(ns.labels)) return { captured: true, rule: 'namespace-label', because: `namespace label ${LABEL_DATAPLANE}=ambient` };
   return { captured: false, rule: 'namespace-label', because: `neither the pod nor namespace ${ns.name} has ${LABEL_DATAPLANE}=ambient` };
+}
+
+/**
+ * The label `istio.io/dataplane-mode=ambient` (on a pod: the first default enablement selector, in
+ * any namespace; on a namespace: the second), values compared exactly.
+ */
+export function labelledAmbient(labels: Labels | undefined): boolean {
+  return get(labels, LABEL_DATAPLANE) === 'ambient';
 }
 
 /**

@@ -1,4 +1,5 @@
 // Namespace enrolment: which of Istio's own selectors pick a namespace's pods, by its labels alone.
+import { labelledAmbient } from './ambient.js';
 import { get, has, LABEL_DATAPLANE, LABEL_INJECTION, LABEL_REV, type Labels } from './names.js';
 
 /** The three namespace labels that enrol a namespace (or, with another value, opt it out). */
@@ -39,7 +40,7 @@ export interface NamespaceEnrolment {
 export function namespaceEnrolment(labels: Labels): NamespaceEnrolment {
   const injection = get(labels, LABEL_INJECTION);
   const rev = get(labels, LABEL_REV);
-  const ambient = get(labels, LABEL_DATAPLANE) === 'ambient';
+  const ambient = labelledAmbient(labels);
   let sidecarRevision: string | undefined;
   let via: string | undefined;
   let sidecarBy: typeof LABEL_INJECTION | typeof LABEL_REV | undefined;
