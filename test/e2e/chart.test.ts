@@ -42,7 +42,7 @@ async function render(source: string): Promise<Manifest[]> {
   return docs(r.stdout);
 }
 
-const SOURCES = ['deploy', 'deploy/overlays/dry-run', 'deploy/overlays/cert-manager', 'deploy/audit', 'deploy/monitoring', 'deploy/audit-monitoring', 'helm:', 'helm:dryRun=true', 'helm:certManager.enabled=true'];
+const SOURCES = ['deploy', 'deploy/overlays/dry-run', 'deploy/overlays/cert-manager', 'deploy/overlays/linkerd', 'deploy/audit', 'deploy/monitoring', 'deploy/audit-monitoring', 'helm:', 'helm:dryRun=true', 'helm:certManager.enabled=true', 'helm:config.mesh=linkerd'];
 
 for (const source of SOURCES) {
   t.test(`every object of ${source.startsWith('helm:') ? `helm template ${source.slice(5) || '(defaults)'}` : `kubectl kustomize ${source}`} passes kubectl apply --dry-run=server`, async (t) => {
