@@ -43,7 +43,9 @@ export function cluster() {
   let envFile = given;
   if (!envFile) {
     log('starting the e2e control plane (test/e2e/cluster/up.sh; builds kube-apiserver, etcd and kubectl on first use)');
-    const r = spawnSync('bash', [path.join(root, 'test/e2e/cluster/up.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    // No istiod: its injector would be a fourth webhook on every pod.
+    const env = { ...process.env, MESHLOCK_E2E_ISTIO: process.env.MESHLOCK_E2E_ISTIO ?? '0' };
+    const r = spawnSync('bash', [path.join(root, 'test/e2e/cluster/up.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env });
     if (r.status !== 0) throw new Error(`test/e2e/cluster/up.sh failed (exit ${r.status})`);
     envFile = r.stdout.trim().split('\n').pop();
   }
@@ -62,9 +64,10 @@ export function cluster() {
     kubectl,
     /** `kubectl apply -f -` of objects given as JS values. */
     apply: (objects, extra = []) => kubectl(['apply', ...extra, '-f', '-'], { input: objects.map((o) => JSON.stringify(o)).join('\n') }),
-    ensureNamespace(name, labels = {}) {
+    ensureNamespace(name, labels = {}, serviceAccounts = []) {
       if (kubectl(['get', 'namespace', name], { allowFail: true }).status === 0) return;
-      kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }) });
+      const sas = serviceAccounts.map((sa) => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: name } }));
+      kubectl(['apply', '-f', '-'], { input: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }, ...sas].map((o) => JSON.stringify(o)).join('\n') });
     },
     stop() {
       if (given) return;

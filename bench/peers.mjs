@@ -180,7 +180,9 @@ try {
   // Namespaces for the apiserver phase exist before any webhook does (each peer would label them its own way).
   const runs = [];
   for (let r = 0; r < opts.e2eRounds; r++) for (const who of ['none', ...keys]) runs.push({ who, round: r, ns: `peers-${who}-${r}`, kns: `peers-kubectl-${who}-${r}` });
-  for (const x of runs) for (const ns of [x.ns, x.kns]) c.ensureNamespace(ns, { 'istio-injection': 'enabled' });
+  // With the ServiceAccount they name: the apiserver's ServiceAccount admission refuses pods without it.
+  const podSa = reviews()[0].review.request.object.spec.serviceAccountName;
+  for (const x of runs) for (const ns of [x.ns, x.kns]) c.ensureNamespace(ns, { 'istio-injection': 'enabled' }, [podSa]);
   // The namespace of the reviews sent straight to the webhooks: Gatekeeper looks it up to match constraints.
   c.ensureNamespace(reviews()[0].review.request.namespace, { 'istio-injection': 'enabled' });
 
