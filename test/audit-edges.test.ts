@@ -110,12 +110,13 @@ t.test('with the edge and a PeerAuthentication relaxing exactly that port: no fi
   t.equal(w.effectiveMtls, 'STRICT');
   t.notOk(r.findings.some((f) => f.rule === 'workload-not-strict' && f.name === 'ingress-nginx-controller'));
   t.match(renderAuditText(r, false), '8443=PERMISSIVE (edge: apiserver calls the admission webhook)');
-  t.match(renderAuditMarkdown(r), '8443=PERMISSIVE (edge: apiserver calls the admission webhook)');
+  t.match(renderAuditMarkdown(r), 'port 8443: PERMISSIVE (edge: apiserver calls the admission webhook)');
 
   // Without the edge the same PeerAuthentication is a violation and the port a strictness failure.
   const bare = audit([...BASE, relax]);
   t.ok(bare.findings.some((f) => f.rule === 'pa-port-mode'), 'pa-port-mode without the edge');
-  t.ok(bare.findings.some((f) => f.rule === 'workload-not-strict' && f.name === 'ingress-nginx-controller'), 'workload-not-strict without the edge');
+  // One finding per root cause: the workload's strictness failure is listed under the port's PeerAuthentication.
+  t.ok(bare.findings.some((f) => f.rule === 'pa-port-mode' && f.effects?.some((e) => e.rule === 'workload-not-strict' && e.name === 'ingress-nginx-controller')), 'workload-not-strict without the edge');
   t.same(backend(bare).map((f) => f.kind), ['APIService'], 'the port is relaxed, so the apiserver can call it');
 });
 
@@ -151,16 +152,16 @@ t.test('a workload exemption is shown as exempted, never as an error beside an e
   const about = (rule: string) => r.findings.filter((f) => f.name === 'node-exporter' && f.rule === rule);
   t.same(about('workload-not-meshed'), [], 'no workload-not-meshed error');
   t.same(about('pod-host-network'), [], 'no pod-host-network error');
-  t.same((r.exempted ?? []).map((f) => [f.rule, f.kind, f.name, f.exemption.index]).sort(), [
-    ['pod-host-network', 'DaemonSet', 'node-exporter', 0],
-    ['workload-not-meshed', 'DaemonSet', 'node-exporter', 0],
-  ]);
+  // One finding per root cause: not meshed because of hostNetwork, listed under it.
+  t.same((r.exempted ?? []).map((f) => [f.rule, f.kind, f.name, f.exemption.index, (f.effects ?? []).map((e) => e.rule)]).sort(), [['pod-host-network', 'DaemonSet', 'node-exporter', 0, ['workload-not-meshed']]]);
   t.ok((r.exemptions[0]?.used ?? 0) > 0, 'the exemption is reported as used');
   t.equal(r.summary.findings.error, 0, 'nothing counted as an error');
-  t.match(renderAuditText(r, false), /Exempted \(not counted as findings\)\n {2}\[exempted pod-host-network\] DaemonSet monitoring\/node-exporter: .*\(exemptions\[0\]: host metrics\)/);
-  t.match(renderAuditMarkdown(r), /## Exempted\n\n\| rule \| object \| message \| exemption \|/);
-  t.match(renderAuditHtml(r), /<h2>Exempted \(not counted as findings\)<\/h2>/);
-  // Without the exemption both are errors.
+  t.match(renderAuditText(r, false), /Exempted findings \(not counted in the verdict\)\n {2}\[exempted pod-host-network\] Deployment|DaemonSet monitoring\/node-exporter: .*\n {6}by exemptions\[0\].*: host metrics/);
+  t.match(renderAuditMarkdown(r), /## Exempted findings\n\n\| rule \| severity \| object \| message \| exemption \| owner \| expires \| reason \|/);
+  t.match(renderAuditHtml(r), /<h2>Exempted findings<\/h2>/);
+  t.equal(r.verdict.result, 'PASS', 'the verdict passes: the only error is exempted');
+  // Without the exemption the root cause is an error, the workload out of the mesh its effect.
   const bare = audit([ns('istio-system', {}), MESH_STRICT, ns('monitoring'), exporter]);
-  t.ok(bare.findings.some((f) => f.rule === 'workload-not-meshed' && f.name === 'node-exporter' && f.severity === 'error'));
+  t.ok(bare.findings.some((f) => f.rule === 'pod-host-network' && f.name === 'node-exporter' && f.severity === 'error' && f.effects?.some((e) => e.rule === 'workload-not-meshed')));
+  t.equal(bare.verdict.result, 'FAIL');
 });
