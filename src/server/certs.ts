@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { watchFiles, type FileWatchOptions, type Watcher } from '../config/watch.js';
+import { watchFiles, type FileWatchOptions, type Watcher } from '../watch/files.js';
 
 export interface ServingPair {
   readonly cert: Buffer;
