@@ -5,7 +5,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import t from 'tap';
-import { defaultConfig } from '../src/config/index.js';
+import { defaultConfig, parseConfigText, resolveConfig } from '../src/config/index.js';
 import { Reflector } from '../src/kube/watch.js';
 import { AuditMetrics } from '../src/audit/metrics.js';
 import { stripForAudit } from '../src/audit/strip.js';
@@ -155,4 +155,26 @@ t.test('the live audit turns changes into metrics and PolicyReports, and drops t
   await until('the report of a terminating namespace deleted', () => !api.get('wgpolicyk8s.io/v1alpha2', 'policyreports', 'old', 'meshlock-old'));
   await until('its gauges gone', async () => (await metric(/^meshlock_audit_workloads\{namespace="old"\} (\d+)$/m)) === undefined);
   t.pass('gone');
+});
+
+t.test('with mesh: linkerd the live audit also follows Linkerd policy kinds and linkerd-config, by name', async (t) => {
+  // Not started: only which reflectors the live audit builds.
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser({ name: 'none', server: 'https://127.0.0.1:1', skipTLSVerify: false }, { name: 'none' });
+  const watched = (config: ReturnType<typeof defaultConfig>): string[] =>
+    new LiveAudit({ kc, config, intervalMs: 60_000, metrics: new AuditMetrics(), log: pino({ level: 'silent' }) }).reflectors.map((r) => `${r.opts.type.apiVersion} ${r.name}${r.opts.fieldSelector ? ` ${r.opts.fieldSelector}` : ''}`);
+  const istio = watched(defaultConfig());
+  const linkerd = watched(resolveConfig(parseConfigText('mesh: linkerd\nlinkerd:\n  controlPlaneNamespace: l5d\n')));
+  t.notOk(istio.some((w) => w.startsWith('policy.linkerd.io') || w.includes('configmaps')), 'an Istio cluster: nothing of Linkerd');
+  t.same(linkerd.filter((w) => !istio.includes(w)).sort(), [
+    'gateway.networking.k8s.io/v1 grpcroutes',
+    'gateway.networking.k8s.io/v1 httproutes',
+    'policy.linkerd.io/v1alpha1 authorizationpolicies',
+    'policy.linkerd.io/v1alpha1 meshtlsauthentications',
+    'policy.linkerd.io/v1alpha1 networkauthentications',
+    'policy.linkerd.io/v1beta1 serverauthorizations',
+    'policy.linkerd.io/v1beta3 httproutes',
+    'policy.linkerd.io/v1beta3 servers',
+    'v1 configmaps in l5d metadata.name=linkerd-config',
+  ]);
 });

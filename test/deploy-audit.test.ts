@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
-import { NAMESPACED, NAMESPACES, SECRETS, WEBHOOKS } from '../src/audit/collect.js';
+import { CONFIGMAPS, LINKERD_POLICIES, NAMESPACED, NAMESPACES, SECRETS, WEBHOOKS } from '../src/audit/collect.js';
 import { AuditMetrics } from '../src/audit/metrics.js';
 import { METRIC_NAMES } from '../src/server/metrics.js';
 import { locate, repoRoot, skipFileUnless } from './lib/needs.js';
@@ -35,9 +35,12 @@ t.test('RBAC: its own ServiceAccount, list/watch on what the audit reads, the re
   for (const b of bindings) t.same(b.subjects, [{ kind: 'ServiceAccount', name: 'meshlock-audit', namespace: 'meshlock' }], `${b.metadata.name} binds only the audit`);
   const clusterRules = bindings.filter((b) => b.kind === 'ClusterRoleBinding').flatMap((b) => one(audit, 'ClusterRole', b.roleRef.name).rules as Any[]);
   const grants = (rules: Any[], group: string, resource: string): Set<string> => new Set(rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs));
-  for (const type of [NAMESPACES, ...NAMESPACED, ...WEBHOOKS]) {
+  for (const type of [NAMESPACES, ...NAMESPACED, ...WEBHOOKS, ...LINKERD_POLICIES, CONFIGMAPS]) {
     t.same([...grants(clusterRules, groupOf(type.apiVersion), type.resource)].sort(), ['list', 'watch'], `${type.resource}: list and watch only`);
   }
+  // Linkerd's installed values are the one ConfigMap the audit reads: by name, no other ConfigMap.
+  const cm = clusterRules.filter((r) => r.apiGroups.includes('') && r.resources.includes(CONFIGMAPS.resource));
+  t.same(cm.map((r) => r.resourceNames), [['linkerd-config']], 'configmaps: linkerd-config only');
   const roleRules = one(audit, 'Role', 'meshlock-audit-cert').rules as Any[];
   t.same([...grants(roleRules, '', SECRETS.resource)].sort(), ['list', 'watch'], 'secrets: list and watch, in meshlock only (a Role)');
   t.notOk(clusterRules.some((r) => r.resources.includes('secrets')), 'no cluster-wide secrets');

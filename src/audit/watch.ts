@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/index.js';
 import { Reflector, type ReflectorOptions } from '../kube/watch.js';
 import type { ResourceType } from '../kube/list.js';
-import { NAMESPACED, NAMESPACES, SECRETS, WEBHOOKS } from './collect.js';
+import { CONFIGMAPS, LINKERD_POLICIES, NAMESPACED, NAMESPACES, SECRETS, WEBHOOKS } from './collect.js';
 import { evaluateInventory } from './evaluate.js';
 import type { InstallExpectations } from './install.js';
 import { addToInventory, emptyInventory, type Inventory, type KObj } from './inventory.js';
@@ -78,6 +78,12 @@ export class LiveAudit {
     };
     add(NAMESPACES);
     for (const type of NAMESPACED) for (const ns of scopes) add(type, ns);
+    // As the one-shot audit (collect.ts): Linkerd's policy kinds and its installed values with
+    // `mesh: linkerd`. The mesh is read once: a config reload that switches it takes a restart.
+    if (opts.config.mesh === 'linkerd') {
+      for (const type of LINKERD_POLICIES) for (const ns of scopes) add(type, ns);
+      add(CONFIGMAPS, opts.config.linkerd.controlPlaneNamespace, 'metadata.name=linkerd-config');
+    }
     for (const type of WEBHOOKS) add(type);
     // Only TLS Secrets of meshlock's namespace: the serving certificate, nothing else.
     add(SECRETS, opts.config.meshlockNamespace, 'type=kubernetes.io/tls');
