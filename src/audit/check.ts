@@ -51,18 +51,32 @@ export interface CheckOptions {
    * get no injection label, as the mutating webhook's namespaceSelector leaves them out.
    */
   readonly namespaceLabels?: ReadonlyMap<string, ReadonlyMap<string, unknown>>;
+  /**
+   * Annotations of the Namespace objects in the input, by name: Linkerd enrols namespaces and sets
+   * proxy configuration by annotation, and its injector copies those onto the pods it injects.
+   */
+  readonly namespaceAnnotations?: ReadonlyMap<string, ReadonlyMap<string, unknown>>;
 }
 
-/** Labels of every Namespace object among `objects` (a later one wins, as a later apply would). */
-export function indexNamespaceLabels(objects: readonly SourceObject[]): Map<string, ReadonlyMap<string, unknown>> {
+function indexNamespaceMeta(objects: readonly SourceObject[], field: 'labels' | 'annotations'): Map<string, ReadonlyMap<string, unknown>> {
   const m = new Map<string, ReadonlyMap<string, unknown>>();
   for (const o of objects) {
     const input = inputFromObject(o.object);
     if (input.group !== '' || input.kind !== 'Namespace' || input.name === '') continue;
-    const labels = (input.object as { metadata?: { labels?: unknown } }).metadata?.labels;
-    m.set(input.name, new Map(typeof labels === 'object' && labels !== null && !Array.isArray(labels) ? Object.entries(labels) : []));
+    const values = (input.object as { metadata?: Record<string, unknown> }).metadata?.[field];
+    m.set(input.name, new Map(typeof values === 'object' && values !== null && !Array.isArray(values) ? Object.entries(values) : []));
   }
   return m;
+}
+
+/** Labels of every Namespace object among `objects` (a later one wins, as a later apply would). */
+export function indexNamespaceLabels(objects: readonly SourceObject[]): Map<string, ReadonlyMap<string, unknown>> {
+  return indexNamespaceMeta(objects, 'labels');
+}
+
+/** Annotations of every Namespace object among `objects` (a later one wins, as a later apply would). */
+export function indexNamespaceAnnotations(objects: readonly SourceObject[]): Map<string, ReadonlyMap<string, unknown>> {
+  return indexNamespaceMeta(objects, 'annotations');
 }
 
 /** `group/Kind/namespace/name` of an object, as the engine input names it. */
@@ -86,7 +100,8 @@ export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOp
   const created = { ...inputFromObject(src.object, opts.namespace, 'CREATE'), source: 'manifests' as const };
   const old = opts.old?.get(objectKey(created));
   const nsLabels = opts.namespaceLabels?.get(created.namespace);
-  const known = nsLabels === undefined ? created : { ...created, namespaceLabels: nsLabels };
+  const nsAnnotations = opts.namespaceAnnotations?.get(created.namespace);
+  const known = { ...created, ...(nsLabels === undefined ? {} : { namespaceLabels: nsLabels }), ...(nsAnnotations === undefined ? {} : { namespaceAnnotations: nsAnnotations }) };
   const input = old === undefined ? known : { ...known, operation: 'UPDATE' as const, oldObject: old };
   const mutation = opts.noMutate ? { patch: [], mutations: [], exempted: [] } : mutate(input, ctx);
   // The mutating webhook's patch is applied before the validating webhook sees the object.
@@ -115,7 +130,11 @@ export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOp
 }
 
 export function checkAll(objects: readonly SourceObject[], errors: readonly SourceError[], ctx: EngineContext, opts: CheckOptions): CheckReport {
-  const withNamespaces = opts.namespaceLabels ? opts : { ...opts, namespaceLabels: indexNamespaceLabels(objects) };
+  const withNamespaces = {
+    ...opts,
+    namespaceLabels: opts.namespaceLabels ?? indexNamespaceLabels(objects),
+    namespaceAnnotations: opts.namespaceAnnotations ?? indexNamespaceAnnotations(objects),
+  };
   const results = objects.map((o) => checkObject(o, ctx, withNamespaces));
   return {
     results,

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkAll, checkExitCode, indexNamespaceLabels, indexOld } from '../audit/check.js';
+import { checkAll, checkExitCode, indexNamespaceAnnotations, indexNamespaceLabels, indexOld } from '../audit/check.js';
 import { CHECK_FORMATS, renderCheck, type CheckFormat } from '../audit/render/check.js';
 import { readManifests, type SourceObject, type SourceSet } from '../audit/sources.js';
 import { ConfigError, defaultConfig, loadConfigFile, type ResolvedConfig } from '../config/index.js';
@@ -112,7 +112,8 @@ export async function runCheck(flags: CheckFlags): Promise<number> {
   const currentObjects = [...live, ...(current?.objects ?? [])];
   const old = currentObjects.length > 0 ? indexOld(currentObjects, flags.namespace) : undefined;
   const namespaceLabels = live.length > 0 ? new Map([...indexNamespaceLabels(live), ...indexNamespaceLabels(sources.objects)]) : undefined;
-  const report = checkAll(sources.objects, errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate, ...(old ? { old } : {}), ...(namespaceLabels ? { namespaceLabels } : {}) });
+  const namespaceAnnotations = live.length > 0 ? new Map([...indexNamespaceAnnotations(live), ...indexNamespaceAnnotations(sources.objects)]) : undefined;
+  const report = checkAll(sources.objects, errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate, ...(old ? { old } : {}), ...(namespaceLabels ? { namespaceLabels } : {}), ...(namespaceAnnotations ? { namespaceAnnotations } : {}) });
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
   const text = renderCheck(report, flags.output, { colour, now });
