@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { bootstrapCertificates, createCertificateAuthority, issueServingCertificate, serviceNames } from '../src/tls/index.js';
+import { bootstrapCertificates, createCertificateAuthority, issueServingCertificate, selfManageCertificates, serviceNames } from '../src/tls/index.js';
 
 interface Secret { metadata: { name: string; namespace: string; resourceVersion: string }; type?: string; data: Record<string, string> }
 interface Webhook { name: string; clientConfig: { caBundle?: string; service?: unknown } }
@@ -222,4 +222,31 @@ t.test('missing webhook configurations fail with a clear message', async (t) => 
   const { api, dir } = await setup(t);
   api.webhookConfigs.delete('mutating/00-meshlock');
   await t.rejects(bootstrapCertificates(api.kubeConfig(), opts(dir())), { code: 'MESHLOCK_ERR_WEBHOOK_CONFIGURATION', message: /MutatingWebhookConfiguration "00-meshlock" not found: install meshlock's manifests first/ });
+});
+
+t.test('serve --self-manage-certs: the files --tls-cert/--tls-key name are bootstrapped, and the renewal loop repairs a cleared caBundle', async (t) => {
+  const { api, dir } = await setup(t);
+  const d = dir();
+  const managed = await selfManageCertificates({ certFile: join(d, 'tls.crt'), keyFile: join(d, 'tls.key'), namespace: NS, secretName: 'meshlock-tls', service: 'meshlock', kubeConfig: api.kubeConfig() });
+  const s = api.secrets.get(`${NS}/meshlock-tls`)!;
+  t.equal(readFileSync(join(d, 'tls.crt'), 'utf8'), unb64(s.data['tls.crt']!), 'tls.crt is the Secret\'s');
+  t.equal(readFileSync(join(d, 'tls.key'), 'utf8'), unb64(s.data['tls.key']!), 'tls.key is the Secret\'s');
+  // A re-apply of the manifests clears the bundle; the next round of the loop puts it back.
+  const bundle = () => api.webhookConfigs.get('validating/meshlock')!.webhooks[0]!.clientConfig.caBundle;
+  delete api.webhookConfigs.get('validating/meshlock')!.webhooks[0]!.clientConfig.caBundle;
+  t.equal(bundle(), undefined, 'cleared');
+  const errors: unknown[] = [];
+  const stop = managed.startRenewal((err) => errors.push(err), 20);
+  t.teardown(stop);
+  for (let i = 0; i < 250 && bundle() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  stop();
+  t.equal(bundle(), s.data['ca.crt'], 'the caBundle is injected again');
+  t.same(errors, [], 'no failed round');
+  t.equal(api.writes.create, 1, 'the Secret was written once, then adopted');
+});
+
+t.test('serve --self-manage-certs refuses --tls-cert/--tls-key other than <dir>/tls.crt and <dir>/tls.key, before any cluster call', async (t) => {
+  for (const [certFile, keyFile] of [['/a/tls.crt', '/b/tls.key'], ['/a/cert.pem', '/a/tls.key'], ['/a/tls.crt', '/a/key.pem']] as const) {
+    await t.rejects(selfManageCertificates({ certFile, keyFile, namespace: NS, secretName: 'meshlock-tls', service: 'meshlock' }), /writes <dir>\/tls\.crt and <dir>\/tls\.key/, `${certFile} ${keyFile}`);
+  }
 });

@@ -1,5 +1,5 @@
 // `meshlock serve`: the admission webhook over HTTPS, metrics over plain HTTP on another port.
-import { dirname, relative } from 'node:path';
+import { relative } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
 import { ConfigError } from '../config/index.js';
@@ -14,6 +14,7 @@ import {
   stdoutDestination,
   type LogDecisions,
 } from '../server/index.js';
+import type { SelfManagedCertificates } from '../tls/index.js';
 
 interface ServeFlags {
   port: number;
@@ -37,30 +38,7 @@ interface ServeFlags {
   maxBodyMemory: number;
 }
 
-const RENEW_CHECK_MS = 12 * 60 * 60 * 1000;
 const LOG_FLUSH_MS = 250;
-
-/**
- * In-cluster bootstrap: the certificate Secret is the single source of truth for every replica;
- * the files it writes are the ones --tls-cert/--tls-key name, so the file watcher reloads renewals.
- */
-async function selfManage(flags: ServeFlags, certFile: string, keyFile: string): Promise<() => Promise<unknown>> {
-  const dir = dirname(certFile);
-  if (dirname(keyFile) !== dir || !certFile.endsWith('/tls.crt') || !keyFile.endsWith('/tls.key')) {
-    throw new Error('--self-manage-certs writes <dir>/tls.crt and <dir>/tls.key: point --tls-cert and --tls-key there');
-  }
-  const [{ bootstrapCertificates }, { loadKubeConfig }] = await Promise.all([import('../tls/index.js'), import('../kube/client.js')]);
-  const kc = loadKubeConfig();
-  const boot = (): Promise<unknown> =>
-    bootstrapCertificates(kc, {
-      namespace: process.env['POD_NAMESPACE'] ?? 'meshlock',
-      secretName: flags.certSecret,
-      service: flags.service,
-      dir,
-    });
-  await boot();
-  return boot;
-}
 
 function portNumber(value: string): number {
   const n = Number(value);
@@ -108,7 +86,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  let renew: (() => Promise<unknown>) | undefined;
+  let selfManaged: SelfManagedCertificates | undefined;
   if (flags.selfManageCerts) {
     if (certFile === undefined || keyFile === undefined) {
       process.stderr.write('meshlock serve: --self-manage-certs needs --tls-cert and --tls-key (where it writes the certificate)\n');
@@ -116,7 +94,15 @@ async function serve(flags: ServeFlags): Promise<void> {
       return;
     }
     try {
-      renew = await selfManage(flags, certFile, keyFile);
+      // In-cluster bootstrap: the certificate Secret is the single source of truth for every replica.
+      const { selfManageCertificates } = await import('../tls/index.js');
+      selfManaged = await selfManageCertificates({
+        certFile,
+        keyFile,
+        namespace: process.env['POD_NAMESPACE'] ?? 'meshlock',
+        secretName: flags.certSecret,
+        service: flags.service,
+      });
     } catch (err) {
       process.stderr.write(`meshlock serve: certificate bootstrap failed: ${(err as Error).message}\n`);
       process.exitCode = 1;
@@ -167,12 +153,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     return;
   }
   exitOnSignals(server, logger);
-  if (renew) {
-    const again = renew;
-    // Renewal: re-running the bootstrap is a no-op while the Secret is good, re-issues near expiry,
-    // and repairs a caBundle that a re-apply of the manifests cleared.
-    setInterval(() => void again().catch((err: unknown) => logger.error({ err }, 'certificate renewal failed')), RENEW_CHECK_MS).unref();
-  }
+  selfManaged?.startRenewal((err) => logger.error({ err }, 'certificate renewal failed'));
   if (flags.dev && caFile !== undefined) process.stderr.write(tryItText(caFile, server.port, host));
 }
 
