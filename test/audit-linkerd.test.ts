@@ -191,3 +191,45 @@ t.test('every report format shows the Linkerd findings', async (t) => {
   const json = JSON.parse(renderAudit(r, 'json')) as AuditReport;
   t.same(json.workloads.find((w) => w.name === 'db')?.linkerd?.ports.map((p) => p.mode), ['STRICT', 'DISABLE'], 'JSON carries every port');
 });
+
+t.test('apiserver-backend-strict with mesh: linkerd: a webhook whose meshed backend port admits no unauthenticated traffic', async (t) => {
+  const svc = (namespace: string, name: string, app: string, port: number, targetPort: number): Obj => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector: { app }, ports: [{ port, targetPort }] } });
+  const hook = (namespace: string, service: string): Obj => ({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: `${service}-cfg` },
+    webhooks: [{ name: `${service}.example.dev`, clientConfig: { service: { namespace, name: service, port: 443 } }, failurePolicy: 'Fail' }],
+  });
+  const base: Obj[] = [
+    ns('linkerd', { 'linkerd.io/inject': 'disabled' }, { 'config.linkerd.io/admission-webhooks': 'disabled' }),
+    linkerdConfig('all-unauthenticated'),
+    ns('hooks', ENROLLED),
+    // Strict by its pod annotation: the apiserver's plaintext TLS is refused on 8443.
+    ...workload({ ns: 'hooks', app: 'guard', ports: [8443], annotations: { 'config.linkerd.io/default-inbound-policy': 'all-authenticated' } }),
+    svc('hooks', 'guard', 'guard', 443, 8443),
+    hook('hooks', 'guard'),
+    // The cluster default (all-unauthenticated) admits the apiserver.
+    ...workload({ ns: 'hooks', app: 'lenient', ports: [8443] }),
+    svc('hooks', 'lenient', 'lenient', 443, 8443),
+    hook('hooks', 'lenient'),
+    // Strict, but port 8443 is skipped by iptables: the proxy never sees the call.
+    ...workload({ ns: 'hooks', app: 'skipper', ports: [8443], annotations: { 'config.linkerd.io/default-inbound-policy': 'deny', 'config.linkerd.io/skip-inbound-ports': '8443' } }),
+    svc('hooks', 'skipper', 'skipper', 443, 8443),
+    hook('hooks', 'skipper'),
+    // Strict, unmeshed: nothing refuses plaintext.
+    ...workload({ ns: 'hooks', app: 'plain', injected: false, ports: [8443], annotations: { 'config.linkerd.io/default-inbound-policy': 'deny' } }),
+    svc('hooks', 'plain', 'plain', 443, 8443),
+    hook('hooks', 'plain'),
+  ];
+  const found = audit(base).findings.filter((f) => f.rule === 'apiserver-backend-strict');
+  t.same(found.map((f) => f.name), ['guard-cfg'], 'only the webhook whose meshed backend port refuses unauthenticated traffic');
+  t.match(found[0]?.message, /port 8443 admitting no unauthenticated traffic \(from the pod annotation config\.linkerd\.io\/default-inbound-policy, policy all-authenticated\)/);
+  t.match(found[0]?.fix, /a Server in hooks with podSelector\.matchLabels \{app: guard\}, port 8443 and accessPolicy all-unauthenticated/);
+  // The fix applied: a Server admitting unauthenticated traffic on that port.
+  const fixed = audit([...base, policy('Server', 'hooks', 'guard-webhook', { podSelector: { matchLabels: { app: 'guard' } }, port: 8443, accessPolicy: 'all-unauthenticated' })]);
+  t.same(fixed.findings.filter((f) => f.rule === 'apiserver-backend-strict'), [], 'a Server admitting plaintext on the port clears it');
+  // A Server denying on that port, under a lenient cluster default, is strict.
+  const denied = audit([...base, policy('Server', 'hooks', 'lenient-deny', { podSelector: { matchLabels: { app: 'lenient' } }, port: 8443, accessPolicy: 'deny' })]);
+  t.same(denied.findings.filter((f) => f.rule === 'apiserver-backend-strict').map((f) => f.name).sort(), ['guard-cfg', 'lenient-cfg']);
+  t.match(denied.findings.find((f) => f.name === 'lenient-cfg')?.message, /Server lenient-deny/);
+});

@@ -1,10 +1,13 @@
 // apiserver-backend-strict (POLICY.md "Edges"): the kube-apiserver is outside the mesh, so it calls
 // an admission webhook or an aggregated API (APIService) in plaintext TLS of its own. When the pods
-// behind that Service are meshed and the called port is effectively STRICT, the calls fail: a
+// behind that Service are meshed and the called port is effectively STRICT (Istio) or admits no
+// unauthenticated traffic (Linkerd), the calls fail: a
 // webhook with failurePolicy Fail then blocks every request it matches. Pure: inventory in, findings out.
 import type { CompiledEdge, ResolvedConfig } from '../config/index.js';
 import { bypassesInboundCapture, effectiveMtls, excludedInboundPorts, modeOnPort, subsetOf, type PolicyIndex } from '../policy/index.js';
+import { linkerd as L } from '../policy/index.js';
 import { controlsFor } from './controls.js';
+import { linkerdPortRow, type LinkerdFacts } from './linkerd.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
 import { meshStatus, refKey, workloadOf, type ControllerIndex, type NamespaceFacts, type WorkloadRef } from './workloads.js';
@@ -65,6 +68,8 @@ export interface BackendContext {
   readonly factsOf: (namespace: string) => NamespaceFacts;
   readonly served: ReadonlySet<string>;
   readonly running: (pod: KObj) => boolean;
+  /** With `mesh: linkerd`: Linkerd's installed settings and policy objects (the port's effective inbound policy decides). */
+  readonly linkerd?: LinkerdFacts;
 }
 
 function edgeFor(config: ResolvedConfig, namespace: string, labels: Record<string, string>, port: number, now: number): CompiledEdge | undefined {
@@ -94,6 +99,17 @@ export function apiserverBackendFindings(inv: Inventory, ctx: BackendContext): R
       if (!subsetOf(sel, labels)) continue;
       const port = targetPortIn(pod, servicePort);
       if (port === undefined) continue;
+      if (ctx.linkerd) {
+        // Linkerd (docs/POLICY-LINKERD.md (c)): meshed by its proxy; the called port refuses the
+        // apiserver when its effective inbound policy admits no unauthenticated traffic.
+        if (!L.meshed(labels, pod.spec, ctx.linkerd.controlPlaneNamespace)) continue;
+        const row = linkerdPortRow(pod, port, ctx.linkerd);
+        if (row.mode !== 'STRICT') continue;
+        const ref = workloadOf(pod, ctx.controllers);
+        const from = [row.server ? `Server ${row.server}` : row.source === 'annotation' ? 'the pod annotation config.linkerd.io/default-inbound-policy' : 'the cluster default inbound policy', ...(row.policy ? [`policy ${row.policy}`] : [])];
+        if (!strictWorkloads.has(refKey(ref))) strictWorkloads.set(refKey(ref), { ref, port, labels, from: [from.join(', ')] });
+        continue;
+      }
       const status = meshStatus(pod, ctx.factsOf(caller.namespace), ctx.served);
       // Outside the mesh nothing refuses plaintext; an excluded or bypassed port skips the proxy.
       if (!status.meshed) continue;
@@ -108,7 +124,10 @@ export function apiserverBackendFindings(inv: Inventory, ctx: BackendContext): R
     for (const { ref, port, labels, from } of strictWorkloads.values()) {
       const edge = edgeFor(ctx.config, caller.namespace, labels, port, ctx.now);
       const paSelector = edge ? edge.source.selector.matchLabels : sel;
-      const pa = `a PeerAuthentication in ${caller.namespace} with selector.matchLabels ${yamlMap(paSelector)} and portLevelMtls {${port}: {mode: PERMISSIVE}}`;
+      const pa = ctx.linkerd
+        ? `a Server in ${caller.namespace} with podSelector.matchLabels ${yamlMap(paSelector)}, port ${port} and accessPolicy all-unauthenticated`
+        : `a PeerAuthentication in ${caller.namespace} with selector.matchLabels ${yamlMap(paSelector)} and portLevelMtls {${port}: {mode: PERMISSIVE}}`;
+      const strictly = ctx.linkerd ? `admitting no unauthenticated traffic` : `effectively STRICT`;
       findings.push({
         rule: 'apiserver-backend-strict',
         severity: 'error',
@@ -116,7 +135,7 @@ export function apiserverBackendFindings(inv: Inventory, ctx: BackendContext): R
         namespace: caller.namespace,
         kind: caller.kind,
         name: caller.name,
-        message: `${caller.what} calls service ${caller.namespace}/${caller.service} port ${caller.port}, whose pods (${ref.kind} ${ref.name}) are meshed with port ${port} effectively STRICT${from.length ? ` (from ${from.join(', ')})` : ''}: the kube-apiserver is outside the mesh, so its calls fail`,
+        message: `${caller.what} calls service ${caller.namespace}/${caller.service} port ${caller.port}, whose pods (${ref.kind} ${ref.name}) are meshed with port ${port} ${strictly}${from.length ? ` (from ${from.join(', ')})` : ''}: the kube-apiserver is outside the mesh, so its calls fail`,
         fix: edge
           ? `edges[${edge.index}] ("${edge.source.reason}") permits it: apply ${pa}`
           : `add an edges entry {namespace: ${caller.namespace}, selector: {matchLabels: ${yamlMap(sel)}}, ports: [${port}], reason: ...} to the config, then apply ${pa}`,

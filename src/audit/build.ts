@@ -274,7 +274,7 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
 
   // Webhooks and aggregated APIs the kube-apiserver cannot reach through STRICT mTLS.
   findings.push(
-    ...apiserverBackendFindings(inv, { config, now, policies: pIndex, controllers, factsOf, served: served.all, running }).filter((f) => wanted(f.namespace)),
+    ...apiserverBackendFindings(inv, { config, now, policies: pIndex, controllers, factsOf, served: served.all, running, ...(ld ? { linkerd: ld } : {}) }).filter((f) => wanted(f.namespace)),
   );
 
   // Namespaces that name a revision no control plane serves.

@@ -109,29 +109,33 @@ export function linkerdPodStatus(pod: KObj, ns: { labels: ReadonlyMap<string, st
     else reason = 'no proxy';
     return { meshed: false, reason, detail: { reasons, ...(version ? { proxyVersion: version } : {}), ports: appPorts(pod.spec).map((port) => ({ port, source: 'iptables-skip', plaintext: [], skipped: 'no proxy', openProbePaths: [], mode: 'DISABLE' })) } };
   }
-  const skip = L.inboundSkip(annotations);
-  const view: L.PodView = { namespace, labels, annotations, spec: pod.spec };
-  const ports: LinkerdPortRow[] = appPorts(pod.spec).map((port) => {
-    const skipped = L.inboundSkipped(skip, port);
-    // skip-subnets bypasses only for those sources; a listed port bypasses for everyone.
-    if (skipped !== undefined && (skipped !== 'skip-subnets' || skip.allSources)) {
-      return { port, source: 'iptables-skip', plaintext: [], skipped, openProbePaths: [], mode: 'DISABLE' };
-    }
-    const p = L.inboundPolicy(view, port, facts.objects, facts.cluster);
-    const plaintext = L.plaintextAuthorizations(p).map((a) => `${a.ref.kind}/${a.ref.name}`);
-    const mode: MtlsMode = skipped === 'skip-subnets' || !p.strict ? 'PERMISSIVE' : 'STRICT';
-    return {
-      port,
-      source: p.source,
-      ...(p.policy ? { policy: p.policy } : {}),
-      ...(p.server ? { server: p.server } : {}),
-      plaintext: skipped === 'skip-subnets' ? [...plaintext, `skip-subnets ${skip.subnets.join(',')}`] : plaintext,
-      ...(skipped === 'skip-subnets' ? { skipped } : {}),
-      openProbePaths: p.probePaths,
-      mode,
-    };
-  });
+  const ports = appPorts(pod.spec).map((port) => linkerdPortRow(pod, port, facts));
   return { meshed: true, detail: { reasons: [], ...(version ? { proxyVersion: version } : {}), ports } };
+}
+
+/** The effective inbound policy of one port of a meshed pod (declared by a container or not). */
+export function linkerdPortRow(pod: KObj, port: number, facts: LinkerdFacts): LinkerdPortRow {
+  const annotations = pod.metadata?.annotations ?? {};
+  const skip = L.inboundSkip(annotations);
+  const view: L.PodView = { namespace: namespaceOf(pod), labels: pod.metadata?.labels ?? {}, annotations, spec: pod.spec };
+  const skipped = L.inboundSkipped(skip, port);
+  // skip-subnets bypasses only for those sources; a listed port bypasses for everyone.
+  if (skipped !== undefined && (skipped !== 'skip-subnets' || skip.allSources)) {
+    return { port, source: 'iptables-skip', plaintext: [], skipped, openProbePaths: [], mode: 'DISABLE' };
+  }
+  const p = L.inboundPolicy(view, port, facts.objects, facts.cluster);
+  const plaintext = L.plaintextAuthorizations(p).map((a) => `${a.ref.kind}/${a.ref.name}`);
+  const mode: MtlsMode = skipped === 'skip-subnets' || !p.strict ? 'PERMISSIVE' : 'STRICT';
+  return {
+    port,
+    source: p.source,
+    ...(p.policy ? { policy: p.policy } : {}),
+    ...(p.server ? { server: p.server } : {}),
+    plaintext: skipped === 'skip-subnets' ? [...plaintext, `skip-subnets ${skip.subnets.join(',')}`] : plaintext,
+    ...(skipped === 'skip-subnets' ? { skipped } : {}),
+    openProbePaths: p.probePaths,
+    mode,
+  };
 }
 
 /** The weakest mode over the ports (STRICT when the pod declares none: nothing listens). */
