@@ -4,7 +4,7 @@
 // wrote before a restart are found by their managed-by label and adopted.
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { applyReport, deleteReport, listReports, type ReportObject } from '../kube/reports.js';
+import { applyReport, deleteReport, listReports } from '../kube/reports.js';
 import type { AuditReport } from './model.js';
 import { buildPolicyReports, type KubeReport, type ReportApi } from './render/policyreport.js';
 
@@ -73,7 +73,7 @@ export class ReportSync {
         continue;
       }
       try {
-        const outcome = await applyReport(this.kc, r as unknown as ReportObject);
+        const outcome = await applyReport(this.kc, r);
         out[outcome]++;
         this.written.set(key, { ref: { apiVersion: r.apiVersion, kind: r.kind, name: r.metadata.name, ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}) }, content });
       } catch (err) {

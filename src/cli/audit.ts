@@ -193,7 +193,7 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
     try {
       for (const r of buildPolicyReports(report, flags.reportApi)) {
         const { applyReport } = await import('../kube/reports.js');
-        const outcome = await applyReport(kc, r as never);
+        const outcome = await applyReport(kc, r);
         process.stderr.write(`${r.kind} ${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name} ${outcome}\n`);
       }
     } catch (err) {

@@ -2,11 +2,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { collectionPath, KubeApiError, listAll, requestJson } from './list.js';
 
+/** What applyReport needs to know of a report; the rest of the object is sent as it is. */
 export interface ReportObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown };
-  [k: string]: unknown;
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string };
 }
 
 const PLURALS: Record<string, string> = {
