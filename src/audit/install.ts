@@ -7,22 +7,19 @@
 // machine running the audit usually has no route to a ClusterIP, while the Secret is exactly what
 // the server mounts. When the Secret cannot be read, the bundle's own validity is still checked.
 import { X509Certificate } from 'node:crypto';
+import type { V1ValidatingWebhook } from '@kubernetes/client-node';
 import type { ResolvedConfig } from '../config/index.js';
 import { controlsFor } from './controls.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
-import { selectorMatches, type LabelSelector } from '../policy/index.js';
+import { selectorMatches } from '../policy/index.js';
 
 export const CERT_WARNING_DAYS = 30;
 const DAY = 86_400_000;
 
-interface Webhook {
-  name?: string;
-  failurePolicy?: string;
-  namespaceSelector?: LabelSelector;
-  rules?: { operations?: string[]; apiGroups?: string[]; apiVersions?: string[]; resources?: string[]; scope?: string }[];
-  clientConfig?: { caBundle?: string; url?: string; service?: { name?: string; namespace?: string } };
-}
+// client-node's model of a webhook (validating and mutating ones share these fields); every field
+// optional, as objects read from files or a dump may lack any of them.
+type Webhook = Partial<V1ValidatingWebhook>;
 
 export interface InstallResult {
   readonly findings: ReportFinding[];

@@ -1,7 +1,7 @@
 // Writing the CA bundle into meshlock's own webhook configurations. A JSON Patch with a `test` of
 // each webhook's name before replacing its caBundle: if someone re-ordered the webhooks between our
 // read and our patch, the apiserver refuses the patch instead of us writing into the wrong entry.
-import { AdmissionregistrationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, type AdmissionregistrationV1WebhookClientConfig, type KubeConfig, type V1ValidatingWebhook } from '@kubernetes/client-node';
 import { statusOf } from './secrets.js';
 
 export type WebhookKind = 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
@@ -28,10 +28,8 @@ export class WebhookConfigurationError extends Error {
   readonly code = 'MESHLOCK_ERR_WEBHOOK_CONFIGURATION';
 }
 
-interface WebhookLike {
-  name: string;
-  clientConfig?: { caBundle?: string };
-}
+/** What the caBundle patch reads of a webhook: client-node's name and clientConfig.caBundle. */
+type WebhookLike = Pick<V1ValidatingWebhook, 'name'> & { clientConfig?: Pick<AdmissionregistrationV1WebhookClientConfig, 'caBundle'> };
 
 /** The patch that sets every webhook's caBundle to `caPem` (pure; empty when nothing changes). */
 export function caBundlePatch(target: WebhookConfigurationRef, webhooks: readonly WebhookLike[], caPem: string): CaBundlePatch {
