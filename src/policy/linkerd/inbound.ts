@@ -16,19 +16,24 @@ import {
   type DefaultPolicy,
 } from './authorizations.js';
 
-/** Named TCP ports of a pod (inbound/workload.rs pod_tcp_ports_by_name: containers and init containers). */
-export function namedTcpPorts(spec: unknown): ReadonlyMap<string, readonly number[]> {
-  const out = new Map<string, number[]>();
+/** Each valid TCP container port of a pod (containers and init containers), with its name if any. */
+function* tcpContainerPorts(spec: unknown): Generator<{ readonly n: number; readonly name: unknown }> {
   for (const { c } of containersOf(spec)) {
     const ports = field(c, 'ports');
     for (const p of Array.isArray(ports) ? ports : []) {
       const proto = field(p, 'protocol');
       if (typeof proto === 'string' && proto.toUpperCase() !== 'TCP') continue;
       const n = field(p, 'containerPort');
-      const name = field(p, 'name');
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535 || typeof name !== 'string') continue;
-      out.set(name, [...(out.get(name) ?? []), n]);
+      if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535) yield { n, name: field(p, 'name') };
     }
+  }
+}
+
+/** Named TCP ports of a pod (inbound/workload.rs pod_tcp_ports_by_name: containers and init containers). */
+export function namedTcpPorts(spec: unknown): ReadonlyMap<string, readonly number[]> {
+  const out = new Map<string, number[]>();
+  for (const { n, name } of tcpContainerPorts(spec)) {
+    if (typeof name === 'string') out.set(name, [...(out.get(name) ?? []), n]);
   }
   return out;
 }
@@ -36,15 +41,7 @@ export function namedTcpPorts(spec: unknown): ReadonlyMap<string, readonly numbe
 /** Every declared TCP container port of a pod, sorted. */
 export function tcpPorts(spec: unknown): number[] {
   const out = new Set<number>();
-  for (const { c } of containersOf(spec)) {
-    const ports = field(c, 'ports');
-    for (const p of Array.isArray(ports) ? ports : []) {
-      const proto = field(p, 'protocol');
-      if (typeof proto === 'string' && proto.toUpperCase() !== 'TCP') continue;
-      const n = field(p, 'containerPort');
-      if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535) out.add(n);
-    }
-  }
+  for (const { n } of tcpContainerPorts(spec)) out.add(n);
   return [...out].sort((a, b) => a - b);
 }
 
