@@ -41,10 +41,12 @@ function newKeyPair(): { key: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.Publi
 }
 
 // RFC 5280 §4.1.2.2: a positive integer of at most 20 octets, unique per issuer. 16 random octets
-// with the top bit cleared keep it positive in DER.
+// with the top bit cleared keep it positive in DER; the next bit set keeps the first octet non-zero,
+// since node-forge writes a leading 0x00 octet as is, which DER forbids (OpenSSL refused such a
+// certificate with ERR_OSSL_ASN1_ILLEGAL_PADDING, about one issue in 128).
 function serialNumber(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+  bytes[0] = (bytes[0]! & 0x7f) | 0x40;
   return bytes.toString('hex');
 }
 
