@@ -81,7 +81,7 @@ export function load(port, caFile, opts) {
     const child = spawn(process.execPath, [path.join(here, 'admission-load.mjs'), JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
   });
 }
 

@@ -131,6 +131,7 @@ t.test('every golden case gets the engine decision through the HTTPS server, and
       const mutates = c.expect.patch.length > 0 || c.expect.wouldPatch !== undefined;
       const [v, m] = await Promise.all([review('validate', body, config), mutates ? review('mutate', body, config) : undefined]);
       t.equal(v.code, 0, `${c.id} (review): exit 0`);
+      if (m) t.equal(m.code, 0, `${c.id} (review mutate): exit 0`);
       const mr = m ? (JSON.parse(m.stdout) as { response: Resp }).response : { uid: '', allowed: true };
       check(t, c, (JSON.parse(v.stdout) as { response: Resp }).response, mr, `${c.id} (review)`);
     }

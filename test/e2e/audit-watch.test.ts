@@ -99,7 +99,7 @@ let output = '';
 const child: ChildProcess = spawn(process.execPath, [CLI, 'audit', '--watch', '--interval', '10s', '--apply-reports', '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--kubeconfig', relayed], { stdio: ['ignore', 'pipe', 'pipe'] });
 child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
 child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
-const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
 t.teardown(() => {
   child.kill('SIGKILL');
   proxy.close();

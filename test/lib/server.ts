@@ -198,7 +198,9 @@ export function spawnCli(args: readonly string[], opts: { input?: string; cwd?: 
     child,
     stdout: '',
     stderr: '',
-    exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+    // 'close', not 'exit': 'exit' can come before the last stdout chunk is read, and a caller that
+    // parses stdout on exit would then see it cut short.
+    exited: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal }))),
     waitForLog: (msg) =>
       new Promise((resolve, reject) => {
         for (const line of s.stdout.split('\n')) {
