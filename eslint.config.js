@@ -14,9 +14,12 @@ const LAYERS = {
   tls: { may: ['kube', 'watch'] },
   kube: { may: [] },
   manifests: { may: [] },
+  check: { may: ['policy', 'config', 'manifests'] },
   audit: { may: ['policy', 'config', 'kube', 'manifests'] },
+  // Renderers read the models they render and nothing else: every value they print is in the model.
+  report: { may: [], types: ['audit', 'check', 'policy', 'config'] },
 };
-const FOLDERS = ['policy', 'config', 'watch', 'admission', 'server', 'tls', 'kube', 'manifests', 'audit', 'cli'];
+const FOLDERS = ['policy', 'config', 'watch', 'admission', 'server', 'tls', 'kube', 'manifests', 'check', 'audit', 'report', 'cli'];
 // How a file in src/<layer>/ (or deeper, up to three levels) spells a path into src/<folder>/.
 const into = (folder) => ['../', '../../', '../../../'].flatMap((up) => [`${up}${folder}/*`, `${up}${folder}/**`]);
 

@@ -6,8 +6,8 @@ import t from 'tap';
 import { buildReport } from '../src/audit/build.js';
 import { inventoryOf } from '../src/audit/inventory.js';
 import type { AuditReport } from '../src/audit/model.js';
-import { renderAuditMarkdown, renderAuditText } from '../src/audit/render/audit-text.js';
-import { renderAuditHtml } from '../src/audit/render/html.js';
+import { renderAuditMarkdown, renderAuditText } from '../src/report/audit-text.js';
+import { renderAuditHtml } from '../src/report/html.js';
 import { parseConfigText, resolveConfig } from '../src/config/index.js';
 
 type Obj = Record<string, unknown>;

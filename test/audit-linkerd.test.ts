@@ -6,7 +6,7 @@ import t from 'tap';
 import { buildReport } from '../src/audit/build.js';
 import { inventoryOf } from '../src/audit/inventory.js';
 import type { AuditReport, WorkloadRow } from '../src/audit/model.js';
-import { AUDIT_FORMATS, renderAudit } from '../src/audit/render/audit.js';
+import { AUDIT_FORMATS, renderAudit } from '../src/report/audit.js';
 import { parseConfigText, resolveConfig } from '../src/config/index.js';
 
 type Obj = Record<string, unknown>;

@@ -10,6 +10,7 @@ import { Reflector } from '../src/kube/watch.js';
 import { AuditMetrics } from '../src/audit/metrics.js';
 import { stripForAudit } from '../src/audit/strip.js';
 import { LiveAudit } from '../src/audit/watch.js';
+import { buildPolicyReports } from '../src/report/policyreport.js';
 import { startFakeApiserver, type FakeApiserver } from './lib/fake-apiserver.js';
 
 const SERVED = [
@@ -126,7 +127,7 @@ t.test('the live audit turns changes into metrics and PolicyReports, and drops t
   // A report meshlock wrote before a restart, for a namespace that no longer exists.
   api.put('wgpolicyk8s.io/v1alpha2', 'policyreports', { apiVersion: 'wgpolicyk8s.io/v1alpha2', kind: 'PolicyReport', metadata: { name: 'meshlock-gone', namespace: 'gone', labels: { 'app.kubernetes.io/managed-by': 'meshlock' } }, results: [] });
   const metrics = new AuditMetrics();
-  const live = new LiveAudit({ kc: kcFor(api), config: defaultConfig(), intervalMs: 60_000, debounceMs: 50, reportApi: 'wgpolicyk8s', metrics, log: pino({ level: 'silent' }), backoffMs: { initial: 50, max: 200 } });
+  const live = new LiveAudit({ kc: kcFor(api), config: defaultConfig(), intervalMs: 60_000, debounceMs: 50, reports: (r) => buildPolicyReports(r, 'wgpolicyk8s'), metrics, log: pino({ level: 'silent' }), backoffMs: { initial: 50, max: 200 } });
   t.teardown(() => live.stop());
   live.start();
   const metric = async (re: RegExp): Promise<string | undefined> => re.exec(await metrics.registry.metrics())?.[1];

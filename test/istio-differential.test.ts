@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { buildReport } from '../src/audit/build.js';
-import { checkObject } from '../src/audit/check.js';
+import { checkObject } from '../src/check/check.js';
 import { inventoryOf } from '../src/audit/inventory.js';
 import { parseConfigText, resolveConfig } from '../src/config/index.js';
 import { inputFromObject, isSystemNamespace, namespaceEnrolment, podFacts, podMembership, violationsOf } from '../src/policy/index.js';

@@ -7,7 +7,7 @@ import t from 'tap';
 import { parseConfigText, resolveConfig } from '../src/config/index.js';
 import { evaluateInventory } from '../src/audit/evaluate.js';
 import { inventoryOf } from '../src/audit/inventory.js';
-import { AUDIT_FORMATS, renderAudit } from '../src/audit/render/audit.js';
+import { AUDIT_FORMATS, renderAudit } from '../src/report/audit.js';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const golden = join(import.meta.dirname, 'golden');

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { parseManifestText, type SourceSet } from '../src/audit/sources.js';
+import { parseManifestText, type SourceSet } from '../src/manifests/sources.js';
 import { corpusDir as corpus, skipUnless } from './lib/needs.js';
 
 function both(file: string, text: string): { fast: SourceSet; precise: SourceSet } {

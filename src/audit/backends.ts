@@ -6,7 +6,7 @@
 import type { CompiledEdge, ResolvedConfig } from '../config/index.js';
 import { bypassesInboundCapture, effectiveMtls, excludedInboundPorts, modeOnPort, subsetOf, type PolicyIndex } from '../policy/index.js';
 import { linkerd as L } from '../policy/index.js';
-import { controlsFor } from './controls.js';
+import { controlsFor } from '../policy/controls.js';
 import { linkerdPortRow, type LinkerdFacts } from './linkerd.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';

@@ -1,6 +1,6 @@
 // Builds the audit report from an inventory: effective mTLS per workload, mesh membership, engine
 // findings on every object, exemptions and revisions. Pure: the clock comes in through the context.
-import { CONTROLS, controlsFor, type ControlId } from './controls.js';
+import { CONTROLS, controlsFor, type ControlId } from '../policy/controls.js';
 import type { EngineContext, ValidationResult } from '../policy/index.js';
 import type { CompiledExemption } from '../config/index.js';
 import { edgePortsFor, effectiveMtls, familyOf, groupOf, indexPolicies, inputFromObject, isSystemNamespace, LABEL_REV, namespaceEnrolment, readPeerAuthentication, validate, weakest, type MtlsMode, type PeerAuthn } from '../policy/index.js';

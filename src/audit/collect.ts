@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ResolvedConfig } from '../config/index.js';
 import { listAll, type ResourceType } from '../kube/list.js';
 import { addToInventory, emptyInventory, type Inventory } from './inventory.js';
-import { readManifests, type SourceError, type SourceSkip } from './sources.js';
+import { readManifests, type SourceError, type SourceSkip } from '../manifests/sources.js';
 
 export interface Collected {
   readonly inventory: Inventory;

@@ -9,7 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { V1ValidatingWebhook } from '@kubernetes/client-node';
 import type { ResolvedConfig } from '../config/index.js';
-import { controlsFor } from './controls.js';
+import { controlsFor } from '../policy/controls.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
 import { selectorMatches } from '../policy/index.js';

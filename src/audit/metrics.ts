@@ -3,7 +3,7 @@
 // Gauges are reset before each report is applied, so a namespace or rule that is gone disappears.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { expiryInstant } from '../config/index.js';
-import { mappedIds } from './controls.js';
+import { mappedIds } from '../policy/controls.js';
 import type { AuditReport } from './model.js';
 
 export class AuditMetrics {

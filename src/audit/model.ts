@@ -1,5 +1,5 @@
 // The audit report: what every renderer reads. Plain data, JSON-serialisable as is.
-import type { ControlId } from './controls.js';
+import type { ControlId } from '../policy/controls.js';
 import type { MtlsMode } from '../policy/index.js';
 import type { Dataplane, IstioDecision } from './workloads.js';
 import type { LinkerdWorkloadDetail } from './linkerd.js';

@@ -4,9 +4,16 @@
 // wrote before a restart are found by their managed-by label and adopted.
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { applyReport, deleteReport, listReports } from '../kube/reports.js';
+import { applyReport, deleteReport, listReports, type ReportObject } from '../kube/reports.js';
 import type { AuditReport } from './model.js';
-import { buildPolicyReports, type KubeReport, type ReportApi } from './render/policyreport.js';
+
+/** A report object as the renderer builds it: the results carry a time that is not content. */
+export interface SyncedReport extends ReportObject {
+  readonly results: readonly { readonly timestamp?: unknown }[];
+}
+
+/** Turns an audit into the report objects the cluster should hold (the PolicyReport renderer). */
+export type BuildReports = (report: AuditReport) => readonly SyncedReport[];
 
 export interface ReportSyncResult {
   readonly created: number;
@@ -21,7 +28,7 @@ function keyOf(r: { kind: string; metadata: { name: string; namespace?: string }
 }
 
 /** A digest of what a report says, without the time it was said: an equal digest means no write. */
-function contentOf(r: KubeReport): string {
+function contentOf(r: SyncedReport): string {
   return createHash('sha256')
     .update(JSON.stringify({ ...r, results: r.results.map(({ timestamp: _t, ...rest }) => rest) }))
     .digest('base64');
@@ -34,7 +41,7 @@ export class ReportSync {
 
   constructor(
     private readonly kc: KubeConfig,
-    private readonly api: ReportApi,
+    private readonly build: BuildReports,
     /** Namespaces this audit owns reports in (all when absent); the cluster-scoped report is always its own. */
     private readonly inScope: (namespace: string) => boolean = () => true,
   ) {}
@@ -53,7 +60,7 @@ export class ReportSync {
   }
 
   async sync(report: AuditReport): Promise<ReportSyncResult> {
-    const wanted = buildPolicyReports(report, this.api);
+    const wanted = this.build(report);
     const out = { created: 0, replaced: 0, deleted: 0, unchanged: 0, errors: [] as string[] };
     if (!this.adopted) {
       try {

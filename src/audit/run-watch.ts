@@ -8,8 +8,8 @@ import { watchConfig } from '../config/watch.js';
 import type { InstallExpectations } from './install.js';
 import { AuditMetrics } from './metrics.js';
 import { startMetricsServer } from './metrics-server.js';
-import { renderAudit, type AuditFormat } from './render/audit.js';
-import type { ReportApi } from './render/policyreport.js';
+import type { AuditReport } from './model.js';
+import type { BuildReports } from './report-sync.js';
 import { LiveAudit } from './watch.js';
 
 export interface WatchAuditOptions {
@@ -22,10 +22,11 @@ export interface WatchAuditOptions {
   readonly debounceMs?: number;
   readonly metricsPort: number;
   readonly metricsHost?: string;
-  readonly reportApi?: ReportApi;
+  /** Keep these reports in the cluster (--apply-reports); `reportApi` names their API in the log. */
+  readonly reports?: { readonly build: BuildReports; readonly api: string };
   readonly expectations?: InstallExpectations;
-  /** Rewrite this file (atomically) after every run, in `format`. */
-  readonly out?: { readonly file: string; readonly format: AuditFormat };
+  /** Rewrite this file (atomically) after every run with what `render` makes of the report. */
+  readonly out?: { readonly file: string; readonly render: (report: AuditReport) => string };
   readonly logger?: Logger;
   /** Resolves when the watch should end (tests); the command ends on SIGTERM or SIGINT. */
   readonly until?: Promise<void>;
@@ -42,15 +43,15 @@ export async function watchAudit(opts: WatchAuditOptions): Promise<number> {
     ...(opts.namespaces ? { namespaces: opts.namespaces } : {}),
     intervalMs: opts.intervalMs,
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
-    ...(opts.reportApi ? { reportApi: opts.reportApi } : {}),
+    ...(opts.reports ? { reports: opts.reports.build } : {}),
     ...(opts.expectations ? { expectations: opts.expectations } : {}),
     metrics,
     log,
     ...(opts.out
       ? {
           onReport: (report) => {
-            const out = opts.out as { file: string; format: AuditFormat };
-            writeFileSync(`${out.file}.tmp`, renderAudit(report, out.format, opts.reportApi ? { reportApi: opts.reportApi } : {}));
+            const out = opts.out as { file: string; render: (report: AuditReport) => string };
+            writeFileSync(`${out.file}.tmp`, out.render(report));
             renameSync(`${out.file}.tmp`, out.file);
           },
         }
@@ -80,7 +81,7 @@ export async function watchAudit(opts: WatchAuditOptions): Promise<number> {
     log.error({ err, port: opts.metricsPort }, 'cannot listen for metrics');
     return 2;
   }
-  log.info({ port: server.port, intervalSeconds: opts.intervalMs / 1000, reports: opts.reportApi ?? 'off', namespaces: opts.namespaces?.length ? opts.namespaces : 'all' }, 'watching audit started');
+  log.info({ port: server.port, intervalSeconds: opts.intervalMs / 1000, reports: opts.reports?.api ?? 'off', namespaces: opts.namespaces?.length ? opts.namespaces : 'all' }, 'watching audit started');
   const reload = opts.configFile
     ? watchConfig(opts.configFile, {
         onReload: (c) => {

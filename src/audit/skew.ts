@@ -5,7 +5,7 @@
 // writes versions and revisions on objects is policy/istio's (versions.ts). Pure.
 import type { ResolvedConfig } from '../config/index.js';
 import { istiodVersion, minorsBehind, imageVersion, proxyImage, proxyRevision, type IstioVersion } from '../policy/istio/index.js';
-import { controlsFor } from './controls.js';
+import { controlsFor } from '../policy/controls.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
 import { servedRevisions } from './revisions.js';

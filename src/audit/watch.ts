@@ -14,8 +14,7 @@ import type { InstallExpectations } from './install.js';
 import { addToInventory, emptyInventory, type Inventory, type KObj } from './inventory.js';
 import type { AuditMetrics } from './metrics.js';
 import type { AuditReport } from './model.js';
-import type { ReportApi } from './render/policyreport.js';
-import { ReportSync } from './report-sync.js';
+import { ReportSync, type BuildReports } from './report-sync.js';
 import { stripForAudit } from './strip.js';
 
 export interface LiveAuditOptions {
@@ -26,8 +25,8 @@ export interface LiveAuditOptions {
   readonly intervalMs: number;
   /** Quiet time after a change before the audit runs again; default 1 s. */
   readonly debounceMs?: number;
-  /** Write PolicyReports in this API after every run. */
-  readonly reportApi?: ReportApi;
+  /** Keep the reports these build (the PolicyReport renderer, given by the CLI) in the cluster after every run. */
+  readonly reports?: BuildReports;
   readonly expectations?: InstallExpectations;
   readonly metrics: AuditMetrics;
   readonly log: Logger;
@@ -54,9 +53,9 @@ export class LiveAudit {
   constructor(private readonly opts: LiveAuditOptions) {
     this.config = opts.config;
     this.scope = opts.namespaces && opts.namespaces.length > 0 ? new Set([...opts.namespaces, opts.config.rootNamespace]) : undefined;
-    if (opts.reportApi) {
+    if (opts.reports) {
       const scope = this.scope;
-      this.sync = new ReportSync(opts.kc, opts.reportApi, scope ? (ns) => scope.has(ns) : undefined);
+      this.sync = new ReportSync(opts.kc, opts.reports, scope ? (ns) => scope.has(ns) : undefined);
     }
     const scopes = this.scope ? [...this.scope] : [undefined];
     const add = (type: ResourceType, namespace?: string, fieldSelector?: string): void => {

@@ -1,17 +1,13 @@
 // `meshlock audit`: the mesh's mTLS posture from a live cluster or a dump, in every report format.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseAllDocuments } from 'yaml';
-import { collectFromCluster, collectFromFiles, type Collected } from '../audit/collect.js';
-import { evaluateInventory } from '../audit/evaluate.js';
 import type { InstallExpectations } from '../audit/install.js';
-import type { KObj } from '../audit/inventory.js';
 import type { AuditReport } from '../audit/model.js';
-import { AUDIT_FORMATS, renderAudit, type AuditFormat } from '../audit/render/audit.js';
-import { buildPolicyReports, type ReportApi } from '../audit/render/policyreport.js';
-import { loadConfigOrExit, printSkipped } from './check.js';
+import { AuditInputError, auditOnce, loadExpectations } from '../audit/run.js';
+import { AUDIT_FORMATS, renderAudit, type AuditFormat } from '../report/audit.js';
+import { buildPolicyReports, type ReportApi } from '../report/policyreport.js';
+import { loadConfigOrExit } from './check.js';
 import { EXIT_DENY, EXIT_USAGE } from './exit.js';
 
 export interface AuditFlags {
@@ -75,130 +71,84 @@ function progressBar(): { update: (what: string, n: number) => void; done: () =>
   };
 }
 
-/** Webhook configurations as deploy/ installs them: a rendered YAML file, or a kustomize folder rendered with kubectl. */
-function loadExpectations(path: string): InstallExpectations {
-  let text: string;
-  if (statSync(path).isDirectory()) {
-    const r = spawnSync('kubectl', ['kustomize', path], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (r.status !== 0) throw new Error(`kubectl kustomize ${path} failed: ${r.stderr || r.error?.message}`);
-    text = r.stdout;
-  } else {
-    text = readFileSync(path, 'utf8');
-  }
-  const objs = parseAllDocuments(text, { logLevel: 'error' }).map((d) => d.toJS() as KObj).filter(Boolean);
-  return {
-    mutating: objs.filter((o) => o.kind === 'MutatingWebhookConfiguration'),
-    validating: objs.filter((o) => o.kind === 'ValidatingWebhookConfiguration'),
-  };
-}
-
 export async function runAudit(flags: AuditFlags): Promise<number> {
   const config = loadConfigOrExit(flags.config);
   if (!config) return EXIT_USAGE;
-  const now = new Date();
+  const fail = (message: string): number => {
+    process.stderr.write(`meshlock audit: ${message}\n`);
+    return EXIT_USAGE;
+  };
   const namespaces = flags.allNamespaces ? [] : (flags.namespace ?? []);
-  let collected: Collected;
-  let source: AuditReport['source'];
-  let expected: InstallExpectations = {};
-  let notes: string[] = [];
+  const fromFiles = flags.file.length > 0;
+  if (flags.watch && fromFiles) return fail('--watch reads a live cluster; it cannot be combined with -f');
+  if (flags.applyReports && fromFiles) return fail('--apply-reports needs a live cluster (not -f)');
   let kc;
-  if (flags.watch && flags.file.length > 0) {
-    process.stderr.write('meshlock audit: --watch reads a live cluster; it cannot be combined with -f\n');
-    return 2;
-  }
-  if (flags.file.length > 0) {
-    collected = collectFromFiles(flags.file, namespaces[0] ?? 'default');
-    source = { type: 'file', name: flags.file.join(', '), ...(namespaces.length ? { namespaces } : {}) };
-    for (const e of collected.errors) process.stderr.write(`meshlock audit: ${e.file}:${e.line}: ${e.message}\n`);
-    printSkipped('audit', { objects: [], errors: [], files: [], skipped: [...(collected.skipped ?? [])] });
-    if (collected.errors.length > 0 && collected.inventory.namespaces.length + collected.inventory.pods.length === 0) return EXIT_USAGE;
-    if (collected.objects === 0) {
-      process.stderr.write(`meshlock audit: no Kubernetes objects in ${flags.file.join(', ')}: nothing to audit (a dump is kubectl get ... -A -o yaml)\n`);
-      return EXIT_USAGE;
-    }
-  } else {
+  if (!fromFiles) {
     try {
       // The Kubernetes client, the watch and its server load only for a live cluster: an audit of a
       // dump (-f) starts without them.
       const { loadKubeConfig } = await import('../kube/client.js');
       kc = loadKubeConfig({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
     } catch (err) {
-      process.stderr.write(`meshlock audit: ${(err as Error).message}\n`);
-      return EXIT_USAGE;
+      return fail((err as Error).message);
     }
-    if (flags.watch) {
-      let expectations: InstallExpectations | undefined;
-      try {
-        expectations = flags.deploy ? loadExpectations(flags.deploy) : undefined;
-      } catch (err) {
-        process.stderr.write(`meshlock audit: --deploy: ${(err as Error).message}\n`);
-        return 2;
-      }
-      const { watchAudit } = await import('../audit/run-watch.js');
-      return watchAudit({
-        kc,
-        config,
-        ...(flags.config ? { configFile: flags.config } : {}),
-        ...(namespaces.length ? { namespaces } : {}),
-        intervalMs: flags.interval,
-        metricsPort: flags.metricsPort,
-        ...(flags.metricsHost ? { metricsHost: flags.metricsHost } : {}),
-        ...(flags.applyReports ? { reportApi: flags.reportApi } : {}),
-        ...(expectations ? { expectations } : {}),
-        ...(flags.out ? { out: { file: flags.out, format: flags.format } } : {}),
-      });
-    }
-    const bar = progressBar();
-    try {
-      collected = await collectFromCluster(kc, config, { namespaces, progress: bar.update });
-    } catch (err) {
-      bar.done();
-      process.stderr.write(`meshlock audit: ${(err as Error).message}\n`);
-      return EXIT_USAGE;
-    }
-    bar.done();
-    source = { type: 'cluster', name: `${kc.getCurrentContext()} (${kc.getCurrentCluster()?.server ?? '?'})`, ...(namespaces.length ? { namespaces } : {}) };
-    if (flags.deploy) {
-      try {
-        expected = loadExpectations(flags.deploy);
-      } catch (err) {
-        process.stderr.write(`meshlock audit: --deploy: ${(err as Error).message}\n`);
-        return EXIT_USAGE;
-      }
-    }
-    notes = [...collected.errors.map((e) => `${e.file}: ${e.message}`), ...collected.missing.map((m) => `${m}: not served by this cluster (Istio CRDs not installed?)`)];
   }
-  const report = evaluateInventory(collected.inventory, config, now, {
-    source,
-    ...(namespaces.length ? { namespaces } : {}),
-    live: kc !== undefined,
-    ...(kc ? { cluster: { context: kc.getCurrentContext(), server: kc.getCurrentCluster()?.server ?? '' } } : {}),
-    expectations: expected,
-    notes,
-    ...(collected.locations ? { locations: collected.locations } : {}),
-  });
+  if (flags.watch && kc) {
+    let expectations: InstallExpectations | undefined;
+    try {
+      expectations = flags.deploy ? loadExpectations(flags.deploy) : undefined;
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+    const { watchAudit } = await import('../audit/run-watch.js');
+    return watchAudit({
+      kc,
+      config,
+      ...(flags.config ? { configFile: flags.config } : {}),
+      ...(namespaces.length ? { namespaces } : {}),
+      intervalMs: flags.interval,
+      metricsPort: flags.metricsPort,
+      ...(flags.metricsHost ? { metricsHost: flags.metricsHost } : {}),
+      ...(flags.applyReports ? { reports: { build: (r: AuditReport) => buildPolicyReports(r, flags.reportApi), api: flags.reportApi } } : {}),
+      ...(expectations ? { expectations } : {}),
+      ...(flags.out ? { out: { file: flags.out, render: (r: AuditReport) => renderAudit(r, flags.format, { reportApi: flags.reportApi }) } } : {}),
+    });
+  }
+  const bar = progressBar();
+  let report: AuditReport;
+  try {
+    report = await auditOnce({
+      config,
+      now: new Date(),
+      namespaces,
+      ...(fromFiles ? { files: flags.file } : {}),
+      ...(kc ? { kc } : {}),
+      ...(flags.deploy ? { deploy: flags.deploy } : {}),
+      progress: bar.update,
+      note: (line) => process.stderr.write(`meshlock audit: ${line}\n`),
+    });
+  } catch (err) {
+    if (!(err instanceof AuditInputError)) throw err;
+    return fail(err.message);
+  } finally {
+    bar.done();
+  }
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
   const text = renderAudit(report, flags.format, { colour, reportApi: flags.reportApi });
   if (toFile) {
     mkdirSync(dirname(flags.out as string), { recursive: true });
     writeFileSync(flags.out as string, text);
-  }
-  else process.stdout.write(text);
-  if (flags.applyReports) {
-    if (!kc) {
-      process.stderr.write('meshlock audit: --apply-reports needs a live cluster (not -f)\n');
-      return EXIT_USAGE;
-    }
+  } else process.stdout.write(text);
+  if (flags.applyReports && kc) {
     try {
+      const { applyReport } = await import('../kube/reports.js');
       for (const r of buildPolicyReports(report, flags.reportApi)) {
-        const { applyReport } = await import('../kube/reports.js');
         const outcome = await applyReport(kc, r);
         process.stderr.write(`${r.kind} ${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name} ${outcome}\n`);
       }
     } catch (err) {
-      process.stderr.write(`meshlock audit: writing reports: ${(err as Error).message}\n`);
-      return EXIT_USAGE;
+      return fail(`writing reports: ${(err as Error).message}`);
     }
   }
   const failOn = flags.failOn ?? 'never';

@@ -2,12 +2,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkAll, checkExitCode, indexNamespaceAnnotations, indexNamespaceLabels, indexOld } from '../audit/check.js';
-import { CHECK_FORMATS, renderCheck, type CheckFormat } from '../audit/render/check.js';
-import { readManifests, type SourceObject, type SourceSet } from '../audit/sources.js';
+import { checkExitCode, checkManifests } from '../check/check.js';
+import { CHECK_FORMATS, renderCheck, type CheckFormat } from '../report/check.js';
+import { readManifests, skipNotes, type SourceObject, type SourceSet } from '../manifests/sources.js';
 import { ConfigError, defaultConfig, loadConfigFile, type ResolvedConfig } from '../config/index.js';
 import { renderKustomization } from '../manifests/kustomize.js';
 import { EXIT_USAGE } from './exit.js';
+import { VERSION } from './version.js';
 
 export interface CheckFlags {
   file: string[];
@@ -66,18 +67,9 @@ export function loadConfigOrExit(file: string | undefined): ResolvedConfig | und
   }
 }
 
-/**
- * Notes on stderr for what was read but not checked, one line each; stdout keeps the chosen format.
- * Repeated reasons (every template of one chart) are said once.
- */
+/** Notes on stderr for what was read but not checked; stdout keeps the chosen format. */
 export function printSkipped(command: string, sources: SourceSet): void {
-  const said = new Set<string>();
-  for (const s of sources.skipped ?? []) {
-    const key = s.reason.includes('helm template') ? 'helm' : `${s.file}\0${s.reason}`;
-    if (said.has(key)) continue;
-    said.add(key);
-    process.stderr.write(`meshlock ${command}: note: ${s.file}${s.line ? `:${s.line}` : ''}: skipped, ${s.reason}\n`);
-  }
+  for (const line of skipNotes(sources.skipped ?? [])) process.stderr.write(`meshlock ${command}: ${line}\n`);
 }
 
 export async function runCheck(flags: CheckFlags): Promise<number> {
@@ -108,15 +100,14 @@ export async function runCheck(flags: CheckFlags): Promise<number> {
     process.stderr.write('meshlock check: --context and --kubeconfig go with --cluster\n');
     return EXIT_USAGE;
   }
-  // --old files win over the cluster for the same object; the input's own Namespaces win over both.
-  const currentObjects = [...live, ...(current?.objects ?? [])];
-  const old = currentObjects.length > 0 ? indexOld(currentObjects, flags.namespace) : undefined;
-  const namespaceLabels = live.length > 0 ? new Map([...indexNamespaceLabels(live), ...indexNamespaceLabels(sources.objects)]) : undefined;
-  const namespaceAnnotations = live.length > 0 ? new Map([...indexNamespaceAnnotations(live), ...indexNamespaceAnnotations(sources.objects)]) : undefined;
-  const report = checkAll(sources.objects, errors, { config, now }, { namespace: flags.namespace, noMutate: !flags.mutate, ...(old ? { old } : {}), ...(namespaceLabels ? { namespaceLabels } : {}), ...(namespaceAnnotations ? { namespaceAnnotations } : {}) });
+  const report = checkManifests(
+    { objects: sources.objects, errors, ...(current ? { current: current.objects } : {}), live },
+    { config, now },
+    { namespace: flags.namespace, noMutate: !flags.mutate },
+  );
   const toFile = flags.out !== undefined;
   const colour = flags.color ?? (!toFile && process.stdout.isTTY === true && !process.env['NO_COLOR']);
-  const text = renderCheck(report, flags.output, { colour, now });
+  const text = renderCheck(report, flags.output, { colour, now, version: VERSION });
   if (toFile) {
     mkdirSync(dirname(flags.out as string), { recursive: true });
     writeFileSync(flags.out as string, text);

@@ -1,9 +1,7 @@
 // SARIF 2.1.0, as code-scanning tools accept it: one run, a rule descriptor per rule id with its
 // controls, a result per finding with a physical location (file and line of the object) when the
 // object came from a file, and a logical location (namespace/kind/name) always.
-import { CONTROLS } from '../controls.js';
-import { VERSION } from '../version.js';
-import type { Entry } from './entries.js';
+import type { Entry, SarifTool } from './entries.js';
 
 const SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 const INFO_URI = 'https://github.com/meshlock/meshlock';
@@ -14,7 +12,7 @@ function artifactUri(e: Entry): string {
   return `cluster/${e.namespace || '_cluster'}/${e.kind}/${e.name}`;
 }
 
-export function renderSarif(entries: readonly Entry[], toolName = 'meshlock'): string {
+export function renderSarif(entries: readonly Entry[], tool: SarifTool): string {
   const ruleIds = [...new Set(entries.map((e) => e.rule))].sort();
   const rules = ruleIds.map((id) => {
     const sample = entries.find((e) => e.rule === id);
@@ -24,7 +22,7 @@ export function renderSarif(entries: readonly Entry[], toolName = 'meshlock'): s
       name: id,
       shortDescription: { text: id },
       helpUri: `${INFO_URI}#${id}`,
-      properties: { controls: [...controls], controlTitles: controls.map((c) => CONTROLS[c].title), tags: ['security', 'mtls', ...controls] },
+      properties: { controls: [...controls], controlTitles: controls.map((c) => tool.controlTitles.get(c) ?? c), tags: ['security', 'mtls', ...controls] },
     };
   });
   const results = entries.map((e) => ({
@@ -49,7 +47,7 @@ export function renderSarif(entries: readonly Entry[], toolName = 'meshlock'): s
     version: '2.1.0',
     runs: [
       {
-        tool: { driver: { name: toolName, version: VERSION, informationUri: INFO_URI, rules } },
+        tool: { driver: { name: tool.name, version: tool.version, informationUri: INFO_URI, rules } },
         results,
       },
     ],

@@ -1,5 +1,5 @@
 // One entry point for every audit format.
-import type { AuditReport } from '../model.js';
+import type { AuditReport } from '../audit/model.js';
 import { renderAuditJson, renderAuditJunit, renderAuditSarif } from './audit-ci.js';
 import { renderAuditMarkdown, renderAuditText } from './audit-text.js';
 import { renderAuditHtml } from './html.js';

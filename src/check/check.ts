@@ -2,8 +2,8 @@
 // now), mutated first and validated after, exactly
 // as admission would run the mutating then the validating webhook (POLICY.md "Mutations"). Pure:
 // no rule is re-implemented here, only the engine's two calls chained.
-import { applyPatch, familyOf, inputFromObject, mutate, validate, type EngineContext, type Finding, type MutationOutcome, type PatchOp } from '../policy/index.js';
-import type { SourceError, SourceObject } from './sources.js';
+import { applyPatch, controlEntries, familyOf, inputFromObject, mutate, validate, type Control, type EngineContext, type Finding, type MutationOutcome, type PatchOp } from '../policy/index.js';
+import type { SourceError, SourceObject } from '../manifests/sources.js';
 
 export type Decision = 'allow' | 'deny' | 'warn';
 
@@ -34,6 +34,8 @@ export interface CheckReport {
   readonly results: CheckedObject[];
   readonly errors: SourceError[];
   readonly summary: { objects: number; allowed: number; denied: number; warned: number; patched: number; errors: number };
+  /** The compliance controls of every rule that has a finding (and of malformed-object when input was unreadable). */
+  readonly controls: Readonly<Record<string, readonly Control[]>>;
 }
 
 export interface CheckOptions {
@@ -136,9 +138,11 @@ export function checkAll(objects: readonly SourceObject[], errors: readonly Sour
     namespaceAnnotations: opts.namespaceAnnotations ?? indexNamespaceAnnotations(objects),
   };
   const results = objects.map((o) => checkObject(o, ctx, withNamespaces));
+  const rules = new Set([...results.flatMap((r) => r.findings.map((f) => f.rule)), ...(errors.length > 0 ? ['malformed-object'] : [])]);
   return {
     results,
     errors: [...errors],
+    controls: Object.fromEntries([...rules].sort().map((rule) => [rule, controlEntries(rule)])),
     summary: {
       objects: results.length,
       allowed: results.filter((r) => r.decision !== 'deny').length,
@@ -148,6 +152,34 @@ export function checkAll(objects: readonly SourceObject[], errors: readonly Sour
       errors: errors.length,
     },
   };
+}
+
+/** What `meshlock check` reads: the manifests, and what the objects are now (--old files, --cluster). */
+export interface CheckInputs {
+  readonly objects: readonly SourceObject[];
+  readonly errors: readonly SourceError[];
+  /** The objects as they are now, from files (--old): a manifest naming one is checked as an UPDATE. */
+  readonly current?: readonly SourceObject[];
+  /** What the live cluster holds (--cluster): its Namespaces' labels and annotations, its policies. */
+  readonly live?: readonly SourceObject[];
+}
+
+/**
+ * Checks manifests against what exists: --old files win over the cluster for the same object, and
+ * the input's own Namespaces win over both for labels and annotations.
+ */
+export function checkManifests(inputs: CheckInputs, ctx: EngineContext, opts: Pick<CheckOptions, 'namespace' | 'noMutate'>): CheckReport {
+  const live = inputs.live ?? [];
+  const currentObjects = [...live, ...(inputs.current ?? [])];
+  const old = currentObjects.length > 0 ? indexOld(currentObjects, opts.namespace) : undefined;
+  const namespaceLabels = live.length > 0 ? new Map([...indexNamespaceLabels(live), ...indexNamespaceLabels(inputs.objects)]) : undefined;
+  const namespaceAnnotations = live.length > 0 ? new Map([...indexNamespaceAnnotations(live), ...indexNamespaceAnnotations(inputs.objects)]) : undefined;
+  return checkAll(inputs.objects, inputs.errors, ctx, {
+    ...opts,
+    ...(old ? { old } : {}),
+    ...(namespaceLabels ? { namespaceLabels } : {}),
+    ...(namespaceAnnotations ? { namespaceAnnotations } : {}),
+  });
 }
 
 /** 1 when anything would be denied, 2 when input was unreadable (and nothing denied needs saying louder), else 0. */

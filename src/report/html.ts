@@ -4,8 +4,7 @@
 // forbids fetching anything (no connect, no image but data:, no form), and the only stylesheet and
 // the only script are allowed by their hashes. Without script the tables are simply static.
 import { createHash } from 'node:crypto';
-import { CONTROLS } from '../controls.js';
-import type { AuditReport, NamespaceRow, ReportFinding } from '../model.js';
+import type { AuditReport, NamespaceRow, ReportFinding } from '../audit/model.js';
 import { istioDecision } from './audit-text.js';
 import { linkerdHeadline, linkerdPortLines } from './linkerd.js';
 
@@ -239,7 +238,7 @@ ${chart(r.namespaces)}`);
     table(
       'controls',
       ['control', 'framework', 'title', 'findings', 'rules'],
-      r.controls.map((c) => [esc(c.id), esc(CONTROLS[c.id].framework), esc(c.title), esc(c.findings), esc(c.rules.join(', '))]),
+      r.controls.map((c) => [esc(c.id), esc(c.framework), esc(c.title), esc(c.findings), esc(c.rules.join(', '))]),
       new Set([3]),
     ),
   );

@@ -1,8 +1,8 @@
 // Renderers of the offline check: text (short, for a terminal), json (per-object decisions, for
 // tools), sarif and junit (for CI systems).
-import type { CheckedObject, CheckReport } from '../check.js';
+import type { CheckedObject, CheckReport } from '../check/check.js';
 import { paint } from './colour.js';
-import { entry, type Case, type Entry } from './entries.js';
+import type { Case, Entry, SarifTool } from './entries.js';
 import { renderJunit } from './junit.js';
 import { renderSarif } from './sarif.js';
 
@@ -67,9 +67,10 @@ export function renderCheckJson(report: CheckReport): string {
   return `${JSON.stringify({ summary: report.summary, results, errors: report.errors }, null, 2)}\n`;
 }
 
-function entriesOf(r: CheckedObject): Entry[] {
-  return r.findings.map((f) =>
-    entry({
+const controlIds = (report: CheckReport, rule: string) => (report.controls[rule] ?? []).map((c) => c.id);
+
+function entriesOf(report: CheckReport, r: CheckedObject): Entry[] {
+  return r.findings.map((f) => ({
       rule: f.rule,
       level: f.denies ? 'error' : f.mode === 'dry-run' ? 'note' : 'warning',
       message: f.message,
@@ -80,34 +81,39 @@ function entriesOf(r: CheckedObject): Entry[] {
       file: r.file,
       line: r.line,
       mode: f.mode,
-    }),
-  );
+      controls: controlIds(report, f.rule),
+  }));
 }
 
-export function renderCheckSarif(report: CheckReport): string {
-  const entries = report.results.flatMap(entriesOf);
+function sarifTool(report: CheckReport, version: string): SarifTool {
+  return { name: 'meshlock', version, controlTitles: new Map(Object.values(report.controls).flat().map((c) => [c.id, c.title])) };
+}
+
+export function renderCheckSarif(report: CheckReport, version: string): string {
+  const entries = report.results.flatMap((r) => entriesOf(report, r));
   // Unreadable input is a finding too: a scanner that silently shows nothing would hide it.
   for (const e of report.errors) {
-    entries.push(entry({ rule: 'malformed-object', level: 'error', message: e.message, namespace: '', kind: 'File', name: e.file, file: e.file, line: e.line }));
+    entries.push({ rule: 'malformed-object', level: 'error', message: e.message, namespace: '', kind: 'File', name: e.file, file: e.file, line: e.line, controls: controlIds(report, 'malformed-object') });
   }
-  return renderSarif(entries);
+  return renderSarif(entries, sarifTool(report, version));
 }
 
 export function renderCheckJunit(report: CheckReport, now: Date): string {
   const cases: Case[] = report.results
     .filter((r) => r.checked)
-    .map((r) => ({ classname: `${r.file}`, name: label(r), file: r.file, line: r.line, failures: entriesOf(r) }));
+    .map((r) => ({ classname: `${r.file}`, name: label(r), file: r.file, line: r.line, failures: entriesOf(report, r) }));
   return renderJunit('meshlock check', cases, now, report.errors);
 }
 
-export function renderCheck(report: CheckReport, format: CheckFormat, opts: { colour: boolean; now: Date }): string {
+/** `version`: meshlock's, which SARIF names as the tool's. */
+export function renderCheck(report: CheckReport, format: CheckFormat, opts: { colour: boolean; now: Date; version: string }): string {
   switch (format) {
     case 'text':
       return renderCheckText(report, opts.colour);
     case 'json':
       return renderCheckJson(report);
     case 'sarif':
-      return renderCheckSarif(report);
+      return renderCheckSarif(report, opts.version);
     case 'junit':
       return renderCheckJunit(report, opts.now);
   }

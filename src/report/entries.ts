@@ -1,5 +1,4 @@
 // The common shape SARIF and JUnit render from: one entry per finding, with where it is.
-import { controlsFor, type ControlId } from '../controls.js';
 
 export type Level = 'error' | 'warning' | 'note';
 
@@ -15,7 +14,8 @@ export interface Entry {
   readonly file?: string;
   readonly line?: number;
   readonly mode?: string;
-  readonly controls: readonly ControlId[];
+  /** Ids of the compliance controls the rule supports. */
+  readonly controls: readonly string[];
   /** Why the finding does not count (an active exemption), for SARIF's suppressions. */
   readonly suppression?: string;
 }
@@ -30,6 +30,10 @@ export interface Case {
   readonly skipped?: string;
 }
 
-export function entry(e: Omit<Entry, 'controls'>): Entry {
-  return { ...e, controls: controlsFor(e.rule) };
+/** What SARIF says about the tool and the controls its rules support, from the model it renders. */
+export interface SarifTool {
+  readonly name: string;
+  readonly version: string;
+  /** Control id -> title. */
+  readonly controlTitles: ReadonlyMap<string, string>;
 }

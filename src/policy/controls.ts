@@ -1,6 +1,6 @@
 // Which compliance controls each finding supports. This file is the only place the mapping lives:
-// every report format reads it from here.
-import { RULE_IDS, type RuleId } from '../config/index.js';
+// check and audit attach it to their findings and models, and every report format reads it there.
+import type { RuleId } from '../config/index.js';
 
 export interface Control {
   readonly id: string;
@@ -125,7 +125,12 @@ export function controlsFor(rule: string): readonly ControlId[] {
   return (RULE_CONTROLS as Record<string, readonly ControlId[] | undefined>)[rule] ?? MESH_ONLY;
 }
 
-/** Every rule and check id that has a mapping, for the mapping table in reports. */
+/** Every rule and check id that has a mapping (RULE_CONTROLS is typed to hold each of them). */
 export function mappedIds(): string[] {
-  return [...RULE_IDS, ...AUDIT_CHECK_IDS];
+  return Object.keys(RULE_CONTROLS);
+}
+
+/** The catalogue entries (id, framework, title) of the controls a rule supports. */
+export function controlEntries(rule: string): readonly Control[] {
+  return controlsFor(rule).map((id) => CONTROLS[id]);
 }

@@ -1,7 +1,7 @@
 // The Linkerd part of an audit, shared by the text, Markdown and HTML renderers: one row per
 // workload and port with what decided its inbound policy and what admits plaintext.
-import type { AuditReport } from '../model.js';
-import type { LinkerdPortRow } from '../linkerd.js';
+import type { AuditReport } from '../audit/model.js';
+import type { LinkerdPortRow } from '../audit/linkerd.js';
 
 export interface LinkerdPortLine {
   readonly workload: string;

@@ -3,7 +3,7 @@
 // one (same result fields; kinds Report/ClusterReport and a top-level `source`). Each result names
 // its controls in `properties`, which the CRDs type as a map of strings.
 import { stringify } from 'yaml';
-import type { AuditReport, ReportFinding, WorkloadRow } from '../model.js';
+import type { AuditReport, ReportFinding, WorkloadRow } from '../audit/model.js';
 
 export type ReportApi = 'wgpolicyk8s' | 'openreports';
 
@@ -90,7 +90,8 @@ function fromFinding(f: ReportFinding, ts: Result['timestamp']): Result {
   };
 }
 
-function passOf(w: WorkloadRow, ts: Result['timestamp']): Result {
+/** A STRICT workload passes every control the report maps (a pass has no finding to take them from). */
+function passOf(w: WorkloadRow, ts: Result['timestamp'], controls: string): Result {
   return {
     source: 'meshlock',
     policy: POLICY,
@@ -102,7 +103,7 @@ function passOf(w: WorkloadRow, ts: Result['timestamp']): Result {
     message: `every port effectively STRICT (${w.pods} pod${w.pods === 1 ? '' : 's'}, ${w.dataplane})`,
     timestamp: ts,
     resources: [resourceOf(w.kind, w.name, w.namespace)],
-    properties: { controls: 'PCI-DSS-4.0-4.2.1,HIPAA-164.312(e)(1),NIST-800-53-SC-8,NIST-800-53-SC-8(1),NIST-800-204A', mode: 'audit' },
+    properties: { controls, mode: 'audit' },
   };
 }
 
@@ -120,6 +121,7 @@ function reportName(ns: string): string {
 export function buildPolicyReports(r: AuditReport, api: ReportApi = 'wgpolicyk8s'): KubeReport[] {
   const ms = Date.parse(r.generatedAt);
   const ts = { seconds: Math.floor(ms / 1000), nanos: 0 };
+  const allControls = r.controls.map((c) => c.id).join(',');
   const apiVersion = api === 'openreports' ? 'openreports.io/v1alpha1' : 'wgpolicyk8s.io/v1alpha2';
   const nsKind = api === 'openreports' ? 'Report' : 'PolicyReport';
   const clusterKind = api === 'openreports' ? 'ClusterReport' : 'ClusterPolicyReport';
@@ -131,7 +133,7 @@ export function buildPolicyReports(r: AuditReport, api: ReportApi = 'wgpolicyk8s
     else perNs.set(ns, [res]);
   };
   for (const n of r.namespaces) perNs.set(n.namespace, []);
-  for (const w of r.workloads) if (w.strict) push(w.namespace, passOf(w, ts));
+  for (const w of r.workloads) if (w.strict) push(w.namespace, passOf(w, ts, allControls));
   for (const f of [...r.findings, ...r.exempted]) {
     const res = fromFinding(f, ts);
     // Namespaces, webhook configurations and exemptions are cluster-level subjects.
@@ -162,7 +164,7 @@ export function buildPolicyReports(r: AuditReport, api: ReportApi = 'wgpolicyk8s
     message: `${r.verdict.summary}; ${s.strict} of ${s.workloads} workloads effectively STRICT (${s.coveragePercent}%), ${s.meshed} meshed; source ${r.source.type} ${r.source.name}`,
     timestamp: ts,
     properties: {
-      controls: 'PCI-DSS-4.0-4.2.1,HIPAA-164.312(e)(1),NIST-800-53-SC-8,NIST-800-53-SC-8(1),NIST-800-204A',
+      controls: allControls,
       workloads: String(s.workloads),
       meshed: String(s.meshed),
       strict: String(s.strict),

@@ -1,5 +1,5 @@
 // The audit for machines: JSON (the report model as is), SARIF and JUnit.
-import type { AuditReport, ReportFinding } from '../model.js';
+import type { AuditReport, ReportFinding } from '../audit/model.js';
 import type { Case, Entry } from './entries.js';
 import { renderJunit } from './junit.js';
 import { renderSarif } from './sarif.js';
@@ -31,7 +31,8 @@ function toEntry(f: ReportFinding): Entry {
 
 /** Findings, and exempted findings as suppressed results (SARIF's `suppressions`, justification = the exemption). */
 export function renderAuditSarif(r: AuditReport): string {
-  return renderSarif([...r.findings, ...r.exempted].map(toEntry));
+  const controlTitles = new Map(r.controls.map((c) => [c.id as string, c.title]));
+  return renderSarif([...r.findings, ...r.exempted].map(toEntry), { name: r.tool.name, version: r.tool.version, controlTitles });
 }
 
 /**

@@ -276,3 +276,19 @@ export function readManifests(paths: readonly string[], opts: ReadOptions = {}):
   }
   return out;
 }
+
+/**
+ * One line per thing read but not checked (`file:line: skipped, reason`), for the user's terminal.
+ * Repeated reasons (every template of one chart) are said once.
+ */
+export function skipNotes(skipped: readonly SourceSkip[]): string[] {
+  const said = new Set<string>();
+  const lines: string[] = [];
+  for (const s of skipped) {
+    const key = s.reason.includes('helm template') ? 'helm' : `${s.file}\0${s.reason}`;
+    if (said.has(key)) continue;
+    said.add(key);
+    lines.push(`note: ${s.file}${s.line ? `:${s.line}` : ''}: skipped, ${s.reason}`);
+  }
+  return lines;
+}

@@ -1,7 +1,5 @@
 // The audit as text for a terminal, and as Markdown for a pull request or a wiki page.
-import { CONTROLS } from '../controls.js';
-import type { AuditReport, ExemptionRef, ReportFinding, WorkloadRow } from '../model.js';
-import { portSummary } from '../ports.js';
+import type { AuditReport, ExemptionRef, ReportFinding, WorkloadRow } from '../audit/model.js';
 import { paint } from './colour.js';
 import { linkerdHeadline, linkerdPortLines } from './linkerd.js';
 
@@ -77,7 +75,10 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
   if (edged.length > 0) {
     out.push('');
     out.push(p.bold('Edge ports (permitted by the config)'));
-    for (const w of edged) out.push(`  ${w.namespace}/${w.kind}/${w.name}: ${portSummary(w)}`);
+    for (const w of edged) {
+      const ports = Object.entries(w.edges ?? {}).map(([port, reason]) => `${port}=${w.ports[port] ?? '?'} (edge: ${reason})`);
+      out.push(`  ${w.namespace}/${w.kind}/${w.name}: ${ports.join(', ')}`);
+    }
   }
   if (r.findings.length > 0) {
     out.push('');
@@ -194,6 +195,6 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('');
   out.push('| control | framework | title | findings | rules |');
   out.push('|---|---|---|---:|---|');
-  for (const c of r.controls) out.push(`| ${c.id} | ${md(CONTROLS[c.id].framework)} | ${md(c.title)} | ${c.findings} | ${c.rules.join(', ')} |`);
+  for (const c of r.controls) out.push(`| ${c.id} | ${md(c.framework)} | ${md(c.title)} | ${c.findings} | ${c.rules.join(', ')} |`);
   return `${out.join('\n')}\n`;
 }
