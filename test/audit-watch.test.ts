@@ -158,6 +158,24 @@ t.test('the live audit turns changes into metrics and PolicyReports, and drops t
   t.pass('gone');
 });
 
+t.test('a report deleted by hand comes back with the next periodic run, though its content did not change', async (t) => {
+  const api = await startFakeApiserver(SERVED);
+  t.teardown(() => api.close());
+  api.put('v1', 'namespaces', ns('istio-system'));
+  api.put('v1', 'namespaces', ns('shop', { 'istio-injection': 'enabled' }));
+  api.put('v1', 'pods', pod('shop', 'web'));
+  const live = new LiveAudit({ kc: kcFor(api), config: defaultConfig(), intervalMs: 300, debounceMs: 50, reports: (r) => buildPolicyReports(r, 'wgpolicyk8s'), metrics: new AuditMetrics(), log: pino({ level: 'silent' }), backoffMs: { initial: 50, max: 200 } });
+  t.teardown(() => live.stop());
+  live.start();
+  const report = () => api.get('wgpolicyk8s.io/v1alpha2', 'policyreports', 'shop', 'meshlock-shop');
+  await until('report of shop written', () => report() !== undefined);
+  const deletes = api.requests.filter((r) => r.method === 'DELETE').length;
+  api.remove('wgpolicyk8s.io/v1alpha2', 'policyreports', 'shop', 'meshlock-shop');
+  t.notOk(report(), 'deleted by hand');
+  await until('written again', () => report() !== undefined);
+  t.equal(api.requests.filter((r) => r.method === 'DELETE').length, deletes, 'meshlock deleted nothing');
+});
+
 t.test('with mesh: linkerd the live audit also follows Linkerd policy kinds and linkerd-config, by name', async (t) => {
   // Not started: only which reflectors the live audit builds.
   const kc = new KubeConfig();

@@ -59,13 +59,34 @@ export class ReportSync {
     this.adopted = true;
   }
 
-  async sync(report: AuditReport): Promise<ReportSyncResult> {
+  /**
+   * Reports written before that are no longer in the cluster (deleted by hand, or by a tool) are
+   * written again by the next sync, whether or not their content changed.
+   */
+  private async recheck(kinds: readonly { apiVersion: string; kind: string }[]): Promise<void> {
+    const present = new Set<string>();
+    for (const { apiVersion, kind } of kinds) {
+      for (const f of (await listReports(this.kc, apiVersion, kind, 'app.kubernetes.io/managed-by=meshlock')) ?? []) {
+        present.add(keyOf({ kind, metadata: { name: f.name, ...(f.namespace ? { namespace: f.namespace } : {}) } }));
+      }
+    }
+    for (const [key, w] of this.written) if (!present.has(key)) w.content = '';
+  }
+
+  /** `recheck`: first see which written reports are still there (the periodic run does; a change-driven one does not). */
+  async sync(report: AuditReport, opts: { recheck?: boolean } = {}): Promise<ReportSyncResult> {
     const wanted = this.build(report);
     const out = { created: 0, replaced: 0, deleted: 0, unchanged: 0, errors: [] as string[] };
+    const kinds = [...new Map(wanted.map((r) => [r.kind, { apiVersion: r.apiVersion, kind: r.kind }])).values()];
     if (!this.adopted) {
       try {
-        const kinds = [...new Map(wanted.map((r) => [r.kind, { apiVersion: r.apiVersion, kind: r.kind }])).values()];
         await this.adopt(kinds);
+      } catch (err) {
+        out.errors.push(`listing existing reports: ${(err as Error).message}`);
+      }
+    } else if (opts.recheck) {
+      try {
+        await this.recheck(kinds);
       } catch (err) {
         out.errors.push(`listing existing reports: ${(err as Error).message}`);
       }
@@ -98,10 +119,5 @@ export class ReportSync {
       }
     }
     return out;
-  }
-
-  /** Forget what was written, so the next sync writes every report again (a report deleted by hand comes back). */
-  forget(): void {
-    for (const w of this.written.values()) w.content = '';
   }
 }

@@ -200,7 +200,8 @@ export class LiveAudit {
       this.opts.log.error({ err }, 'writing the report failed');
     }
     if (this.sync && !this.stopped) {
-      const r = await this.sync.sync(report);
+      // The periodic run also brings back reports deleted by hand (their content did not change).
+      const r = await this.sync.sync(report, { recheck: reason === 'interval' });
       const m = this.opts.metrics.reportWrites;
       if (r.created) m.inc({ outcome: 'created' }, r.created);
       if (r.replaced) m.inc({ outcome: 'replaced' }, r.replaced);
