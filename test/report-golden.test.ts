@@ -70,6 +70,11 @@ t.test('the fixture says what the goldens show', async (t) => {
   t.ok(report.exempted.some((f) => f.namespace === 'legacy' && f.exemption.owner === 'team-legacy' && f.exemption.expires === '2026-09-30'), 'exempted with owner and expiry');
   t.match(report.workloads.find((w) => w.name === 'billing')?.mtls, /^no mTLS: not meshed \(/);
   t.equal(report.workloads.find((w) => w.name === 'cart')?.mtls, 'port 8080: PERMISSIVE; STRICT on every other port');
+  // An exempted workload is not listed as a bare failure: text, Markdown and HTML say it is exempted, and by what.
+  t.match(renderAudit(report, 'text', { colour: false }), /legacy\/Deployment\/billing \(1 pod\): no mTLS.*\(exempted: exemptions\[0\], owner team-legacy, until 2026-09-30/);
+  t.match(renderAudit(report, 'markdown', { colour: false }), /\| billing \|.*\| no, exempted \(exemptions\[0\]\) \|/);
+  t.match(renderAudit(report, 'html', { colour: false }), /<span class="exempted" title="exemptions\[0\], owner team-legacy[^"]*">no, exempted/);
+  t.notMatch(renderAudit(report, 'text', { colour: false }), /web \(\d pods?\):.*exempted/, 'a workload no exemption covers is not marked');
 });
 
 for (const format of AUDIT_FORMATS) {

@@ -39,6 +39,16 @@ export function exemptionText(e: ExemptionRef): string {
   return `exemptions[${e.index}]${e.owner ? `, owner ${e.owner}` : ''}, ${e.expires ? `until ${e.expires}` : 'no expiry'}: ${e.reason}`;
 }
 
+/**
+ * The exemption that lifts a workload's own not-meshed or not-strict finding, if any: such a
+ * workload is listed as exempted, not as a failure beside it.
+ */
+export function workloadExemption(r: AuditReport, w: Pick<WorkloadRow, 'namespace' | 'kind' | 'name'>): ExemptionRef | undefined {
+  const lifts = (f: { rule: string; namespace: string; kind: string; name: string }) =>
+    (f.rule === 'workload-not-meshed' || f.rule === 'workload-not-strict') && f.namespace === w.namespace && f.kind === w.kind && f.name === w.name;
+  return r.exempted.find((f) => lifts(f) || (f.effects ?? []).some(lifts))?.exemption;
+}
+
 export function renderAuditText(r: AuditReport, colour: boolean): string {
   const p = paint(colour);
   const s = r.summary;
@@ -69,7 +79,10 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
   if (weak.length > 0) {
     out.push('');
     out.push(p.bold('Workloads not effectively STRICT'));
-    for (const w of weak) out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.mtls}${w.meshed ? '' : ` [${istioDecision(w)}]`}`);
+    for (const w of weak) {
+      const x = workloadExemption(r, w);
+      out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.mtls}${w.meshed ? '' : ` [${istioDecision(w)}]`}${x ? p.dim(` (exempted: ${exemptionText(x)})`) : ''}`);
+    }
   }
   const edged = r.workloads.filter((w) => w.edges !== undefined);
   if (edged.length > 0) {
@@ -146,7 +159,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('| namespace | kind | name | pods | meshed | Istio decided by | mTLS | strict |');
   out.push('|---|---|---|---:|---|---|---|---|');
   for (const w of r.workloads) {
-    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : 'no'} | ${md(istioDecision(w))} | ${md(w.mtls)} | ${w.strict ? 'yes' : 'no'} |`);
+    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : 'no'} | ${md(istioDecision(w))} | ${md(w.mtls)} | ${w.strict ? 'yes' : workloadExemption(r, w) ? `no, exempted (exemptions[${workloadExemption(r, w)?.index}])` : 'no'} |`);
   }
   out.push('');
   const ldPorts = linkerdPortLines(r);

@@ -4,9 +4,15 @@
 // forbids fetching anything (no connect, no image but data:, no form), and the only stylesheet and
 // the only script are allowed by their hashes. Without script the tables are simply static.
 import { createHash } from 'node:crypto';
-import type { AuditReport, NamespaceRow, ReportFinding } from '../audit/model.js';
-import { istioDecision } from './audit-text.js';
+import type { AuditReport, NamespaceRow, ReportFinding, WorkloadRow } from '../audit/model.js';
+import { exemptionText, istioDecision, workloadExemption } from './audit-text.js';
 import { linkerdHeadline, linkerdPortLines } from './linkerd.js';
+
+/** A workload that is not STRICT: an error, or grey and saying so when an exemption lifts it. */
+function exemptedCell(r: AuditReport, w: WorkloadRow): string {
+  const x = workloadExemption(r, w);
+  return x ? `<span class="exempted" title="${esc(exemptionText(x))}">no, exempted (exemptions[${esc(x.index)}])</span>` : '<span class="error">no</span>';
+}
 
 export function esc(s: string | number): string {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -175,7 +181,7 @@ ${chart(r.namespaces)}`);
         esc(w.pods),
         w.meshed ? `<span class="ok">yes</span> (${esc(w.dataplane)})` : '<span class="error">no</span>',
         `<span title="${esc(w.istio ? `${w.istio.injection.because}; ${w.istio.capture.because}` : (w.reason ?? ''))}">${esc(istioDecision(w))}</span>`,
-        w.strict ? '<span class="ok">yes</span>' : '<span class="error">no</span>',
+        w.strict ? '<span class="ok">yes</span>' : exemptedCell(r, w),
         esc(w.mtls),
         esc(w.policies.join(', ')),
       ]),
