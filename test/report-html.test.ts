@@ -84,6 +84,32 @@ t.test('print: the controls are hidden, every table still there', { skip: skipUn
   for (const id of ['namespaces', 'workloads', 'findings', 'exempted', 'exemptions', 'controls']) t.ok(await page.locator(`#${id}`).isVisible(), `${id} printed`);
   const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
   t.ok(width <= 794 + 40, `fits an A4 width (${width}px)`);
+  // Narrow columns must not split words ("Depl|oyment", "err|or"): where a cell's text moves to a
+  // new line between two letters or digits, a word was broken. Long paths may still wrap at / or -.
+  const broken = await page.evaluate(() => {
+    type Rect = { top: number };
+    type TextNode = { textContent: string | null };
+    const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<unknown>; createRange(): { setStart(n: unknown, i: number): void; setEnd(n: unknown, i: number): void; getClientRects(): ArrayLike<Rect> }; createTreeWalker(root: unknown, what: number): { nextNode(): TextNode | null } } }).document;
+    const out: string[] = [];
+    const range = doc.createRange();
+    for (const cell of doc.querySelectorAll('td, th')) {
+      const walker = doc.createTreeWalker(cell, 4);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const text = n.textContent ?? '';
+        let prevTop: number | undefined;
+        for (let i = 0; i < text.length; i++) {
+          range.setStart(n, i);
+          range.setEnd(n, i + 1);
+          const r = range.getClientRects()[0];
+          if (!r) continue;
+          if (prevTop !== undefined && r.top > prevTop + 2 && /\w/.test(text[i] ?? '') && /\w/.test(text[i - 1] ?? '')) out.push(`${text.slice(Math.max(0, i - 10), i)}|${text.slice(i, i + 10)}`);
+          prevTop = r.top;
+        }
+      }
+    }
+    return out;
+  });
+  t.same(broken, [], 'no word is split across lines in print');
   await page.screenshot({ path: join(dir, 'print.png'), fullPage: true });
   const pdf = await page.pdf({ format: 'A4' });
   t.ok(pdf.length > 10_000, 'prints to PDF');

@@ -36,7 +36,7 @@ dl.identity{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem}dl
 th.sortable{cursor:pointer;user-select:none}th.sortable::after{content:" \\2195";color:#8c959f}
 th[aria-sort=ascending]::after{content:" \\2191"}th[aria-sort=descending]::after{content:" \\2193"}
 tr.filtered-out{display:none}ul.effects{margin:.2rem 0 0 1rem;padding:0;color:#57606a}.exempted{color:#57606a}
-@media print{body{margin:0;padding:0;max-width:none;font-size:9pt}.filter,.filter+.meta{display:none}th.sortable::after{content:none}td,th{overflow-wrap:anywhere;padding:.15rem .3rem}tr{break-inside:avoid}h2{break-after:avoid}svg{width:100%;height:auto}.cards{gap:.4rem}.card{min-width:0;padding:.3rem .6rem}}
+@media print{body{margin:0;padding:0;max-width:none;font-size:9pt}.filter,.filter+.meta{display:none}th.sortable::after{content:none}table{font-size:8pt}td,th{overflow-wrap:break-word;hyphens:manual;padding:.1rem .25rem}tr{break-inside:avoid}h2{break-after:avoid}svg{width:100%;height:auto}.cards{gap:.4rem}.card{min-width:0;padding:.3rem .6rem}}
 `.trim();
 
 // Sorting and filtering, inline and hash-allowed. It reads and reorders the page; it fetches nothing.
