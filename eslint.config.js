@@ -4,7 +4,8 @@ import tseslint from 'typescript-eslint';
 // ARCHITECTURE.md's layering table as a lint rule: which src/ folders each folder may import.
 // `types` lists folders whose types (import type) only may be used. Folders not listed for a layer
 // are refused; cli/ may import everything and nothing may import cli/. watch/ (the generic file
-// watcher, used for the config and the certificates) imports nothing of ours.
+// watcher, used for the config and the certificates) imports nothing of ours. src/errors.ts (the
+// error catalogue and base class) is not a layer: every layer but the mesh models may import it.
 const LAYERS = {
   policy: { may: [], types: ['config'] },
   config: { may: ['watch'] },
@@ -48,6 +49,11 @@ function layering() {
       rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '../../*', '../../../*'], message: `ARCHITECTURE.md: policy/${mesh} imports nothing of ours` }] }] },
     });
   }
+  // src/errors.ts, the one error catalogue every layer may import, imports nothing of ours.
+  configs.push({
+    files: ['src/errors.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['./*'], message: 'ARCHITECTURE.md: src/errors.ts imports nothing of ours' }] }] },
+  });
   return configs;
 }
 

@@ -43,6 +43,10 @@ const CASES: [file: string, code: string, allowed: boolean, why: string][] = [
   ['src/report/x.ts', "import { CONTROLS } from '../policy/controls.js'; void CONTROLS;", false, 'report reads the control catalogue from the model'],
   ['src/report/x.ts', "import { x } from '../kube/reports.js'; void x;", false, 'report writes nothing to a cluster'],
   ['src/cli/x.ts', "import { x } from '../server/app.js'; void x;", true, 'cli may import everything'],
+  ['src/kube/x.ts', "import { MeshlockError } from '../errors.js'; void MeshlockError;", true, 'every layer raises errors from the one catalogue'],
+  ['src/policy/x.ts', "import { MeshlockError } from '../errors.js'; void MeshlockError;", true, 'policy too (PatchError)'],
+  ['src/policy/istio/x.ts', "import { MeshlockError } from '../../errors.js'; void MeshlockError;", false, 'the mesh models import nothing of ours, not even errors'],
+  ['src/errors.ts', "import { x } from './config/index.js'; void x;", false, 'the error catalogue imports nothing of ours'],
 ];
 
 for (const [file, code, allowed, why] of CASES) {

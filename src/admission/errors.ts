@@ -1,13 +1,14 @@
-// Every error meshlock's admission path and server answer with, by stable code (the way fastify's
-// lib/errors.js does it): clients and tests match on `code`, never on wording.
+// The errors meshlock's admission path and server answer over HTTP: each catalogue code of
+// src/errors.ts with its status code and message. Clients and tests match on `code`, never on wording.
+import { MeshlockError, type ErrorCode } from '../errors.js';
 
 export interface ErrorSpec {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly statusCode: number;
   readonly message: string;
 }
 
-function spec(code: string, statusCode: number, message: string): ErrorSpec {
+function spec(code: ErrorCode, statusCode: number, message: string): ErrorSpec {
   return Object.freeze({ code, statusCode, message });
 }
 
@@ -26,15 +27,12 @@ export const ERRORS = Object.freeze({
 export type ErrorName = keyof typeof ERRORS;
 
 /** An error that becomes an HTTP answer `{ statusCode, code, error, message }`. */
-export class MeshlockHttpError extends Error {
-  readonly code: string;
+export class MeshlockHttpError extends MeshlockError {
   readonly statusCode: number;
   constructor(name: ErrorName, ...args: string[]) {
     const s = ERRORS[name];
     let i = 0;
-    super(s.message.replace(/%s/g, () => args[i++] ?? ''));
-    this.name = 'MeshlockHttpError';
-    this.code = s.code;
+    super(s.code, s.message.replace(/%s/g, () => args[i++] ?? ''));
     this.statusCode = s.statusCode;
   }
 

@@ -11,9 +11,14 @@ import { evaluateInventory } from './evaluate.js';
 import type { InstallExpectations } from './install.js';
 import type { KObj } from './inventory.js';
 import type { AuditReport } from './model.js';
+import { MeshlockError } from '../errors.js';
 
 /** Nothing to audit, no cluster, or an unreadable --deploy: a usage error, not a finding. */
-export class AuditInputError extends Error {}
+export class AuditInputError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_AUDIT_INPUT', message);
+  }
+}
 
 /** Webhook configurations as deploy/ installs them: a rendered YAML file, or a kustomize folder rendered with kubectl. */
 export function loadExpectations(path: string): InstallExpectations {

@@ -6,6 +6,7 @@ import * as addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type ConfigFile } from './schema.js';
 import { resolveConfig, type ResolvedConfig } from './resolve.js';
+import { MeshlockError } from '../errors.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = addFormatsModule.default as unknown as (ajv: Ajv, formats: string[]) => Ajv;
@@ -20,14 +21,12 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'MESHLOCK_ERR_CONFIG';
+export class ConfigError extends MeshlockError {
   constructor(
     readonly source: string,
     readonly issues: readonly ConfigIssue[],
   ) {
-    super(`invalid config ${source}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('MESHLOCK_ERR_CONFIG', `invalid config ${source}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
   }
 }
 

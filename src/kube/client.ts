@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { MeshlockError } from '../errors.js';
 
 export interface KubeTarget {
   /** Path of a kubeconfig file; default: $KUBECONFIG, ~/.kube/config, then in-cluster. */
@@ -11,8 +12,10 @@ export interface KubeTarget {
   readonly context?: string;
 }
 
-export class KubeConfigError extends Error {
-  readonly code = 'MESHLOCK_ERR_KUBECONFIG';
+export class KubeConfigError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_KUBECONFIG', message);
+  }
 }
 
 // The in-cluster service account token (client-node's SERVICEACCOUNT_TOKEN_PATH).

@@ -4,6 +4,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { MeshlockError } from '../errors.js';
 
 export interface ResourceType {
   /** `v1`, `apps/v1`, `security.istio.io/v1`, ... */
@@ -16,13 +17,12 @@ export interface ResourceType {
   readonly fallbacks?: readonly string[];
 }
 
-export class KubeApiError extends Error {
-  readonly code = 'MESHLOCK_ERR_KUBE_API';
+export class KubeApiError extends MeshlockError {
   constructor(
     message: string,
     readonly status: number,
   ) {
-    super(message);
+    super('MESHLOCK_ERR_KUBE_API', message);
   }
 }
 

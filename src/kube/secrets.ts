@@ -2,6 +2,7 @@
 // resourceVersion it read, so of several replicas racing only one write lands and the others learn
 // it (409) and re-read instead of overwriting each other.
 import { CoreV1Api, ApiException, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { MeshlockError } from '../errors.js';
 
 export interface StoredSecret {
   readonly resourceVersion: string;
@@ -9,12 +10,16 @@ export interface StoredSecret {
   readonly data: Readonly<Record<string, string>>;
 }
 
-export class SecretConflictError extends Error {
-  readonly code = 'MESHLOCK_ERR_SECRET_CONFLICT';
+export class SecretConflictError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_SECRET_CONFLICT', message);
+  }
 }
 
-export class SecretAccessError extends Error {
-  readonly code = 'MESHLOCK_ERR_SECRET_ACCESS';
+export class SecretAccessError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_SECRET_ACCESS', message);
+  }
 }
 
 export interface SecretStore {

@@ -8,6 +8,7 @@ import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { collectionPath, KubeApiError, listWithVersion, messageOf, type ResourceType } from './list.js';
+import { MeshlockError } from '../errors.js';
 
 export type KubeObject = Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } };
 
@@ -39,7 +40,11 @@ export interface ReflectorStats {
   errors: number;
 }
 
-class WatchExpired extends Error {}
+class WatchExpired extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_WATCH_EXPIRED', message);
+  }
+}
 
 function keyOf(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -204,7 +209,7 @@ export class Reflector {
             } catch {
               json = undefined;
             }
-            if (status === 410) finish(new WatchExpired());
+            if (status === 410) finish(new WatchExpired('the watch history expired (410 Gone)'));
             else finish(new KubeApiError(`watching ${this.name}: HTTP ${status} ${messageOf(json)}`.trim(), status));
           });
           res.on('error', (e) => finish(e));
@@ -246,7 +251,7 @@ export class Reflector {
     const obj = ev.object;
     if (ev.type === 'ERROR') {
       const code = (obj as { code?: number } | undefined)?.code;
-      if (code === 410) throw new WatchExpired();
+      if (code === 410) throw new WatchExpired('the watch history expired (410 Gone)');
       throw new KubeApiError(`watching ${this.name}: ${messageOf(obj) || 'error event'}`, code ?? 0);
     }
     if (!obj || typeof obj !== 'object') return;

@@ -3,6 +3,7 @@
 // read and our patch, the apiserver refuses the patch instead of us writing into the wrong entry.
 import { AdmissionregistrationV1Api, type AdmissionregistrationV1WebhookClientConfig, type KubeConfig, type V1ValidatingWebhook } from '@kubernetes/client-node';
 import { statusOf } from './secrets.js';
+import { MeshlockError } from '../errors.js';
 
 export type WebhookKind = 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
 
@@ -24,8 +25,10 @@ export interface CaBundlePatch {
   readonly unchanged: number;
 }
 
-export class WebhookConfigurationError extends Error {
-  readonly code = 'MESHLOCK_ERR_WEBHOOK_CONFIGURATION';
+export class WebhookConfigurationError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_WEBHOOK_CONFIGURATION', message);
+  }
 }
 
 /** What the caBundle patch reads of a webhook: client-node's name and clientConfig.caBundle. */

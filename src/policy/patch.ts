@@ -2,6 +2,7 @@
 // mutations before validating, exactly as admission would).
 import { isObj, join, type Obj } from './object.js';
 import type { PatchOp } from './types.js';
+import { MeshlockError } from '../errors.js';
 
 /**
  * Operations that add `key: value` to the labels of the metadata at `metaPath` (e.g. `/metadata`,
@@ -26,8 +27,10 @@ function addToMapOps(metaPath: string, meta: unknown, map: 'labels' | 'annotatio
   return ops;
 }
 
-export class PatchError extends Error {
-  readonly code = 'MESHLOCK_ERR_PATCH';
+export class PatchError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_PATCH', message);
+  }
 }
 
 function unescape(token: string): string {

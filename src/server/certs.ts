@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { watchFiles, type FileWatchOptions, type Watcher } from '../watch/files.js';
+import { MeshlockError } from '../errors.js';
 
 export interface ServingPair {
   readonly cert: Buffer;
@@ -41,11 +42,9 @@ export const TLS_OPTIONS: SecureContextOptions = Object.freeze({
   secureOptions: constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_CIPHER_SERVER_PREFERENCE,
 });
 
-export class CertificateError extends Error {
-  readonly code = 'MESHLOCK_ERR_CERTIFICATE';
+export class CertificateError extends MeshlockError {
   constructor(message: string) {
-    super(message);
-    this.name = 'CertificateError';
+    super('MESHLOCK_ERR_CERTIFICATE', message);
   }
 }
 

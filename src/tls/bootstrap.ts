@@ -11,6 +11,7 @@ import { caProblem, createCertificateAuthority, issueServingCertificate, parseCe
 import { serviceNames } from './names.js';
 import { pathsIn, type CertificatePaths } from './layout.js';
 import { CERT_MODE, KEY_MODE, writeAtomic } from './files.js';
+import { MeshlockError } from '../errors.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -44,8 +45,10 @@ export interface BootstrapResult {
   readonly fingerprint: string;
 }
 
-export class BootstrapError extends Error {
-  readonly code = 'MESHLOCK_ERR_CERT_BOOTSTRAP';
+export class BootstrapError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_CERT_BOOTSTRAP', message);
+  }
 }
 
 const MAX_ROUNDS = 8;

@@ -6,6 +6,7 @@ import { caProblem, createCertificateAuthority, issueServingCertificate, parseCe
 import { CERT_MODE, KEY_MODE, readIfExists, writeAtomic } from './files.js';
 import { writeServing } from './issue.js';
 import { pathsIn, type CertificatePaths } from './layout.js';
+import { MeshlockError } from '../errors.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -23,8 +24,10 @@ export interface RenewResult extends CertificatePaths {
   readonly notAfter: string;
 }
 
-export class RenewError extends Error {
-  readonly code = 'MESHLOCK_ERR_CERT_RENEW';
+export class RenewError extends MeshlockError {
+  constructor(message: string) {
+    super('MESHLOCK_ERR_CERT_RENEW', message);
+  }
 }
 
 export function renewCertificates(dir: string, opts: RenewOptions): RenewResult {
