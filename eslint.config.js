@@ -20,7 +20,20 @@ const LAYERS = {
   // Renderers read the models they render and nothing else: every value they print is in the model.
   report: { may: [], types: ['audit', 'check', 'policy', 'config'] },
 };
-const FOLDERS = ['policy', 'config', 'watch', 'admission', 'server', 'tls', 'kube', 'manifests', 'check', 'audit', 'report', 'cli'];
+const FOLDERS = [
+  'policy',
+  'config',
+  'watch',
+  'admission',
+  'server',
+  'tls',
+  'kube',
+  'manifests',
+  'check',
+  'audit',
+  'report',
+  'cli',
+];
 // How a file in src/<layer>/ (or deeper, up to three levels) spells a path into src/<folder>/.
 const into = (folder) => ['../', '../../', '../../../'].flatMap((up) => [`${up}${folder}/*`, `${up}${folder}/**`]);
 
@@ -34,8 +47,15 @@ function layering() {
           'error',
           {
             patterns: [
-              { group: refused.flatMap(into), message: `ARCHITECTURE.md: ${layer}/ may import ${[...may, ...types.map((t) => `${t}/ types`)].join(', ') || 'nothing of ours'}` },
-              ...types.map((t) => ({ group: into(t), allowTypeImports: true, message: `ARCHITECTURE.md: ${layer}/ may import only the types of ${t}/` })),
+              {
+                group: refused.flatMap(into),
+                message: `ARCHITECTURE.md: ${layer}/ may import ${[...may, ...types.map((t) => `${t}/ types`)].join(', ') || 'nothing of ours'}`,
+              },
+              ...types.map((t) => ({
+                group: into(t),
+                allowTypeImports: true,
+                message: `ARCHITECTURE.md: ${layer}/ may import only the types of ${t}/`,
+              })),
             ],
           },
         ],
@@ -46,13 +66,30 @@ function layering() {
   for (const mesh of ['istio', 'linkerd']) {
     configs.push({
       files: [`src/policy/${mesh}/**/*.ts`],
-      rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '../../*', '../../../*'], message: `ARCHITECTURE.md: policy/${mesh} imports nothing of ours` }] }] },
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              {
+                group: ['../*', '../../*', '../../../*'],
+                message: `ARCHITECTURE.md: policy/${mesh} imports nothing of ours`,
+              },
+            ],
+          },
+        ],
+      },
     });
   }
   // src/errors.ts, the one error catalogue every layer may import, imports nothing of ours.
   configs.push({
     files: ['src/errors.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['./*'], message: 'ARCHITECTURE.md: src/errors.ts imports nothing of ours' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['./*'], message: 'ARCHITECTURE.md: src/errors.ts imports nothing of ours' }] },
+      ],
+    },
   });
   return configs;
 }
@@ -71,6 +108,19 @@ export default tseslint.config(
   ...layering(),
   {
     files: ['**/*.js', '**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', performance: 'readonly', fetch: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        Buffer: 'readonly',
+        performance: 'readonly',
+        fetch: 'readonly',
+      },
+    },
   },
 );

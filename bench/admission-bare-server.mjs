@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 
 const [port, cert, key] = process.argv.slice(2);
-const app = Fastify({ https: { cert: readFileSync(cert), key: readFileSync(key) }, keepAliveTimeout: 120_000, bodyLimit: 8 * 1024 * 1024 });
+const app = Fastify({
+  https: { cert: readFileSync(cert), key: readFileSync(key) },
+  keepAliveTimeout: 120_000,
+  bodyLimit: 8 * 1024 * 1024,
+});
 const fixed = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'fixed', allowed: true } };
 app.post('/validate', (_req, reply) => reply.send(fixed));
 app.post('/mutate', (_req, reply) => reply.send(fixed));

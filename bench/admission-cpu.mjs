@@ -19,11 +19,23 @@ const { values: args } = parseArgs({
     'log-decisions': { type: 'string' },
   },
 });
-const opts = { mode: 'rate', rate: Number(args.rate), seconds: Number(args.seconds), connections: Number(args.connections) };
+const opts = {
+  mode: 'rate',
+  rate: Number(args.rate),
+  seconds: Number(args.seconds),
+  connections: Number(args.connections),
+};
 const rounds = Number(args.rounds);
 
 const certs = await benchCertificates();
-const servers = { bare: await startServer('bare', certs), meshlock: await startServer('meshlock', certs, args['log-decisions'] ? ['--log-decisions', args['log-decisions']] : []) };
+const servers = {
+  bare: await startServer('bare', certs),
+  meshlock: await startServer(
+    'meshlock',
+    certs,
+    args['log-decisions'] ? ['--log-decisions', args['log-decisions']] : [],
+  ),
+};
 const perRequest = { bare: [], meshlock: [] };
 const errors = { bare: 0, meshlock: 0 };
 try {
@@ -59,7 +71,9 @@ process.stdout.write(
     `| meshlock | ${mesh.toFixed(1)} | ${f(perRequest.meshlock)} | ${errors.meshlock} |`,
     '',
     `meshlock's own cost: ${(mesh - bare).toFixed(1)} us per request over the floor (bare / meshlock = ${((bare / mesh) * 100).toFixed(1)}%; per slice: ${perRequest.bare.map((b, i) => ((b / perRequest.meshlock[i]) * 100).toFixed(0)).join('%, ')}%; target >= 85%: ${bare / mesh >= 0.85 ? 'met' : 'NOT met'})`,
-    `meshlock decision logging: ${args['log-decisions'] ?? 'default'}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`,
+    `meshlock decision logging: ${args['log-decisions'] ?? 'default'}; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} at the end`,
     '',
   ].join('\n'),
 );

@@ -19,7 +19,13 @@ export async function benchCertificates() {
   });
   const dir = mkdtempSync(path.join(tmpdir(), 'meshlock-bench-'));
   const { certFile, keyFile, caFile } = await ensureDevCertificates(dir);
-  return { certFile, keyFile, caFile, ca: readFileSync(caFile, 'utf8'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    certFile,
+    keyFile,
+    caFile,
+    ca: readFileSync(caFile, 'utf8'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export function freePort() {
@@ -44,10 +50,26 @@ function get(port, p, ca) {
 
 /** The command line of each server under test, for a port and the certificates. */
 export const SERVERS = Object.freeze({
-  bare: { name: 'bare fastify (floor)', argv: (port, c) => [path.join(here, 'admission-bare-server.mjs'), String(port), c.certFile, c.keyFile] },
+  bare: {
+    name: 'bare fastify (floor)',
+    argv: (port, c) => [path.join(here, 'admission-bare-server.mjs'), String(port), c.certFile, c.keyFile],
+  },
   meshlock: {
     name: 'meshlock',
-    argv: (port, c) => [path.join(root, 'dist/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--tls-cert', c.certFile, '--tls-key', c.keyFile],
+    argv: (port, c) => [
+      path.join(root, 'dist/cli/main.js'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      '0',
+      '--tls-cert',
+      c.certFile,
+      '--tls-key',
+      c.keyFile,
+    ],
   },
 });
 
@@ -78,10 +100,14 @@ export async function startServer(which, certs, extraArgs = []) {
 export function load(port, caFile, opts) {
   const o = { url: `https://127.0.0.1:${port}`, ca: caFile, ...opts };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'admission-load.mjs'), JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(here, 'admission-load.mjs'), JSON.stringify(o)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`)),
+    );
   });
 }
 

@@ -10,13 +10,23 @@ const o = JSON.parse(process.argv[2]);
 const ca = readFileSync(o.ca, 'utf8');
 const agent = new Agent({ keepAlive: true, maxSockets: o.connections, ca });
 const url = new URL(o.url);
-const bodies = reviews().map((r) => ({ path: o.paths?.[r.path] ?? r.path, body: Buffer.from(JSON.stringify(r.review)) }));
+const bodies = reviews().map((r) => ({
+  path: o.paths?.[r.path] ?? r.path,
+  body: Buffer.from(JSON.stringify(r.review)),
+}));
 
 function once(i) {
   const b = bodies[i % bodies.length];
   return new Promise((resolve) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: b.path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': b.body.length } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: b.path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': b.body.length },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode === 200));

@@ -28,7 +28,17 @@ const dir = mkdtempSync(path.join(tmpdir(), 'meshlock-profile-'));
 const port = await freePort();
 const extra = args['log-decisions'] ? ['--log-decisions', args['log-decisions']] : [];
 if (!SERVERS[args.server]) throw new Error(`--server: one of ${Object.keys(SERVERS).join(', ')}`);
-const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...SERVERS[args.server].argv(port, certs), ...(args.server === 'meshlock' ? extra : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+const child = spawn(
+  process.execPath,
+  [
+    '--cpu-prof',
+    '--cpu-prof-dir',
+    dir,
+    ...SERVERS[args.server].argv(port, certs),
+    ...(args.server === 'meshlock' ? extra : []),
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
 const exited = new Promise((r) => child.once('exit', r));
 for (let i = 0; ; i++) {
   try {
@@ -39,7 +49,12 @@ for (let i = 0; ; i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-const result = await load(port, certs.caFile, { mode: 'rate', rate: Number(args.rate), seconds: Number(args.seconds), connections: 32 });
+const result = await load(port, certs.caFile, {
+  mode: 'rate',
+  rate: Number(args.rate),
+  seconds: Number(args.seconds),
+  connections: 32,
+});
 child.kill('SIGTERM');
 await exited;
 certs.cleanup();
@@ -51,7 +66,8 @@ const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
 // Self time per node from the sample intervals.
 const self = new Map();
 const dt = profile.timeDeltas;
-for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (dt[i + 1] ?? 0));
+for (let i = 0; i < profile.samples.length; i++)
+  self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (dt[i + 1] ?? 0));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
 function area(url, name) {
@@ -61,7 +77,11 @@ function area(url, name) {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) return m[1];
   if (url.includes('/dist/')) return `meshlock ${url.split('/dist/')[1]?.split('/')[0] ?? ''}`;
-  if (url.startsWith('node:')) return `node ${url.slice(5).split('/')[0].replace(/^internal$/, 'internal')}`;
+  if (url.startsWith('node:'))
+    return `node ${url
+      .slice(5)
+      .split('/')[0]
+      .replace(/^internal$/, 'internal')}`;
   return url ? 'other' : 'native';
 }
 
@@ -82,7 +102,11 @@ const busy = total - (byArea.get('idle') ?? 0);
 const answered = result.ok;
 const us = (t) => (t / answered).toFixed(2);
 const pct = (t) => ((t / busy) * 100).toFixed(1);
-const rows = (m, n) => [...m.entries()].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1]).slice(0, n);
+const rows = (m, n) =>
+  [...m.entries()]
+    .filter(([k]) => k !== 'idle')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n);
 process.stdout.write(
   [
     `${args.server} under ${args.rate} req/s for ${args.seconds} s: ${answered} answered, ${result.errors} errors, p99 ${result.p99.toFixed(2)} ms`,

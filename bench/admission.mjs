@@ -45,14 +45,22 @@ async function measure(which) {
 
 /** Per-field median over rounds of {atRate: {...}, closed: {...}, peakRssMiB}. */
 function combine(name, results) {
-  const pick = (part) => Object.fromEntries(Object.keys(results[0][part]).map((k) => [k, median(results.map((r) => r[part][k]))]));
-  return { name, atRate: pick('atRate'), closed: pick('closed'), peakRssMiB: Math.max(...results.map((r) => r.peakRssMiB)), rounds: results.length };
+  const pick = (part) =>
+    Object.fromEntries(Object.keys(results[0][part]).map((k) => [k, median(results.map((r) => r[part][k]))]));
+  return {
+    name,
+    atRate: pick('atRate'),
+    closed: pick('closed'),
+    peakRssMiB: Math.max(...results.map((r) => r.peakRssMiB)),
+    rounds: results.length,
+  };
 }
 const bareRuns = [];
 const meshlockRuns = [];
 for (let i = 0; i < rounds; i++) {
   // Within a round the order alternates too, so neither server always runs second.
-  for (const which of i % 2 === 0 ? ['bare', 'meshlock'] : ['meshlock', 'bare']) (which === 'bare' ? bareRuns : meshlockRuns).push(await measure(which));
+  for (const which of i % 2 === 0 ? ['bare', 'meshlock'] : ['meshlock', 'bare'])
+    (which === 'bare' ? bareRuns : meshlockRuns).push(await measure(which));
 }
 const bare = combine('bare fastify (floor)', bareRuns);
 const meshlock = combine('meshlock', meshlockRuns);
@@ -71,11 +79,19 @@ const lines = [
   '',
   `| server | at ${rate} req/s: throughput | p50 ms | p99 ms | errors | max throughput (closed loop) | p50 ms | p99 ms | peak RSS MiB |`,
   '|---|---|---|---|---|---|---|---|---|',
-  ...[bare, meshlock].map((r) => `| ${r.name} | ${f(r.atRate.throughput, 0)} | ${f(r.atRate.p50)} | ${f(r.atRate.p99)} | ${r.atRate.errors + r.closed.errors} | ${f(r.closed.throughput, 0)} | ${f(r.closed.p50)} | ${f(r.closed.p99)} | ${f(r.peakRssMiB, 0)} |`),
+  ...[bare, meshlock].map(
+    (r) =>
+      `| ${r.name} | ${f(r.atRate.throughput, 0)} | ${f(r.atRate.p50)} | ${f(r.atRate.p99)} | ${r.atRate.errors + r.closed.errors} | ${f(r.closed.throughput, 0)} | ${f(r.closed.p50)} | ${f(r.closed.p99)} | ${f(r.peakRssMiB, 0)} |`,
+  ),
   '',
   `meshlock max throughput = ${f(ratio * 100, 1)}% of the bare server (ratio of the medians; median of the per-round ratios ${f(roundRatio * 100, 1)}%; per round: ${perRound.map((r) => f(r * 100, 0)).join('%, ')}%; target >= 90%: ${roundRatio >= 0.9 ? 'met' : 'NOT met'})`,
   `p99 at ${rate} req/s = ${f(meshlock.atRate.p99)} ms, ${f(p99Ratio)}x the bare server's ${f(bare.atRate.p99)} ms (medians; per round: ${p99PerRound.map((r) => f(r)).join('x, ')}x; target <= 1.25x: ${p99Ratio <= 1.25 ? 'met' : 'NOT met'})`,
-  `meshlock decision logging: ${args['log-decisions'] ?? 'default'}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`,
+  `meshlock decision logging: ${args['log-decisions'] ?? 'default'}; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} at the end`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
-if (args.json) process.stdout.write(`${JSON.stringify({ bare, meshlock, ratio, perRound, p99Ratio, p99PerRound, load: loadavg() })}\n`);
+if (args.json)
+  process.stdout.write(
+    `${JSON.stringify({ bare, meshlock, ratio, perRound, p99Ratio, p99PerRound, load: loadavg() })}\n`,
+  );

@@ -31,8 +31,14 @@ const RESOURCES = {
 };
 const SERVED = [
   ...Object.values(RESOURCES).map(([a, r]) => `${a}/${r}`),
-  'apps/v1/statefulsets', 'apps/v1/daemonsets', 'batch/v1/jobs', 'batch/v1/cronjobs', 'v1/replicationcontrollers', 'v1/secrets',
-  'admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', 'admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+  'apps/v1/statefulsets',
+  'apps/v1/daemonsets',
+  'batch/v1/jobs',
+  'batch/v1/cronjobs',
+  'v1/replicationcontrollers',
+  'v1/secrets',
+  'admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+  'admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
 ];
 
 /** A pod as the apiserver returns it, not as a manifest: what the audit has to strip. */
@@ -42,27 +48,124 @@ function realistic(pod, i) {
   m.resourceVersion = String(1000 + i);
   m.creationTimestamp = '2026-01-01T00:00:00Z';
   m.managedFields = [
-    { manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1', time: '2026-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { '.': {}, 'f:app': {}, 'f:pod-template-hash': {} }, 'f:ownerReferences': { '.': {}, [`k:{"uid":"${m.uid}"}`]: {} } }, 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {}, 'f:imagePullPolicy': {}, 'f:name': {}, 'f:ports': {}, 'f:resources': {}, 'f:terminationMessagePath': {} } }, 'f:dnsPolicy': {}, 'f:restartPolicy': {}, 'f:schedulerName': {} } } },
-    { manager: 'kubelet', operation: 'Update', apiVersion: 'v1', time: '2026-01-01T00:00:05Z', fieldsType: 'FieldsV1', subresource: 'status', fieldsV1: { 'f:status': { 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:lastProbeTime': {}, 'f:lastTransitionTime': {}, 'f:status': {}, 'f:type': {} } }, 'f:containerStatuses': {}, 'f:hostIP': {}, 'f:phase': {}, 'f:podIP': {}, 'f:startTime': {} } } },
+    {
+      manager: 'kube-controller-manager',
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: '2026-01-01T00:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: {
+        'f:metadata': {
+          'f:labels': { '.': {}, 'f:app': {}, 'f:pod-template-hash': {} },
+          'f:ownerReferences': { '.': {}, [`k:{"uid":"${m.uid}"}`]: {} },
+        },
+        'f:spec': {
+          'f:containers': {
+            'k:{"name":"app"}': {
+              '.': {},
+              'f:image': {},
+              'f:imagePullPolicy': {},
+              'f:name': {},
+              'f:ports': {},
+              'f:resources': {},
+              'f:terminationMessagePath': {},
+            },
+          },
+          'f:dnsPolicy': {},
+          'f:restartPolicy': {},
+          'f:schedulerName': {},
+        },
+      },
+    },
+    {
+      manager: 'kubelet',
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: '2026-01-01T00:00:05Z',
+      fieldsType: 'FieldsV1',
+      subresource: 'status',
+      fieldsV1: {
+        'f:status': {
+          'f:conditions': {
+            'k:{"type":"Ready"}': {
+              '.': {},
+              'f:lastProbeTime': {},
+              'f:lastTransitionTime': {},
+              'f:status': {},
+              'f:type': {},
+            },
+          },
+          'f:containerStatuses': {},
+          'f:hostIP': {},
+          'f:phase': {},
+          'f:podIP': {},
+          'f:startTime': {},
+        },
+      },
+    },
   ];
   for (const c of pod.spec.containers) {
-    c.env = [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, { name: 'LOG_LEVEL', value: 'info' }];
+    c.env = [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'LOG_LEVEL', value: 'info' },
+    ];
     c.resources = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
-    c.volumeMounts = [{ name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }];
+    c.volumeMounts = [
+      { name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+    ];
     c.terminationMessagePath = '/dev/termination-log';
     c.terminationMessagePolicy = 'File';
     c.imagePullPolicy = 'IfNotPresent';
     c.readinessProbe = { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 10 };
   }
   Object.assign(pod.spec, {
-    volumes: [{ name: 'kube-api-access-abcde', projected: { defaultMode: 420, sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }, { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }, { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } }] } }],
-    tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }, { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
-    nodeName: `node-${i % 200}`, dnsPolicy: 'ClusterFirst', restartPolicy: 'Always', schedulerName: 'default-scheduler', serviceAccountName: 'default', terminationGracePeriodSeconds: 30,
+    volumes: [
+      {
+        name: 'kube-api-access-abcde',
+        projected: {
+          defaultMode: 420,
+          sources: [
+            { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+            { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+            {
+              downwardAPI: {
+                items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+              },
+            },
+          ],
+        },
+      },
+    ],
+    tolerations: [
+      { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    ],
+    nodeName: `node-${i % 200}`,
+    dnsPolicy: 'ClusterFirst',
+    restartPolicy: 'Always',
+    schedulerName: 'default-scheduler',
+    serviceAccountName: 'default',
+    terminationGracePeriodSeconds: 30,
   });
   pod.status = {
-    phase: 'Running', hostIP: '10.0.0.1', podIP: `10.1.${(i >> 8) & 255}.${i & 255}`, startTime: '2026-01-01T00:00:01Z', qosClass: 'Burstable',
-    conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: '2026-01-01T00:00:03Z' })),
-    containerStatuses: pod.spec.containers.map((c) => ({ name: c.name, ready: true, restartCount: 0, image: c.image, imageID: `${c.image}@sha256:${'0'.repeat(64)}`, containerID: `containerd://${'a'.repeat(64)}`, started: true, state: { running: { startedAt: '2026-01-01T00:00:02Z' } } })),
+    phase: 'Running',
+    hostIP: '10.0.0.1',
+    podIP: `10.1.${(i >> 8) & 255}.${i & 255}`,
+    startTime: '2026-01-01T00:00:01Z',
+    qosClass: 'Burstable',
+    conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(
+      (type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: '2026-01-01T00:00:03Z' }),
+    ),
+    containerStatuses: pod.spec.containers.map((c) => ({
+      name: c.name,
+      ready: true,
+      restartCount: 0,
+      image: c.image,
+      imageID: `${c.image}@sha256:${'0'.repeat(64)}`,
+      containerID: `containerd://${'a'.repeat(64)}`,
+      started: true,
+      state: { running: { startedAt: '2026-01-01T00:00:02Z' } },
+    })),
   };
   return pod;
 }
@@ -83,7 +186,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const t0 = performance.now();
 const items = generateCluster(NS, PODS);
-items.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system', labels: { app: 'istiod' } }, spec: { template: { spec: { containers: [{ name: 'discovery', image: 'docker.io/istio/pilot:1.28.0' }] } } } });
+items.push({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'istiod', namespace: 'istio-system', labels: { app: 'istiod' } },
+  spec: { template: { spec: { containers: [{ name: 'discovery', image: 'docker.io/istio/pilot:1.28.0' }] } } },
+});
 items.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
 const api = await startFakeApiserver(SERVED);
 let podIndex = 0;
@@ -93,7 +201,9 @@ for (const o of items) {
 }
 api.compact(); // the watch history starts now; the audit lists everything
 const rawMiB = JSON.stringify(api.list('v1', 'pods')).length / (1 << 20);
-console.log(`cluster: ${NS} namespaces, ${podIndex} pods (${rawMiB.toFixed(0)} MiB of pod JSON), ${items.length} objects, set up in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${cpus().length} CPUs`);
+console.log(
+  `cluster: ${NS} namespaces, ${podIndex} pods (${rawMiB.toFixed(0)} MiB of pod JSON), ${items.length} objects, set up in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${cpus().length} CPUs`,
+);
 
 const dir = mkdtempSync(join(tmpdir(), 'meshlock-bench-watch-'));
 const kubeconfig = join(dir, 'kubeconfig');
@@ -101,7 +211,29 @@ writeFileSync(kubeconfig, api.kubeconfig());
 const port = 19000 + Math.floor(Math.random() * 1000);
 const node = resolve(root, 'node_modules/.bin/node');
 // The heap limit and malloc arenas deploy/audit/ sets (NODE_OPTIONS and MALLOC_ARENA_MAX there).
-const child = spawn(node, ['--max-old-space-size=320', '--import', resolve(root, 'bench/audit-rss.mjs'), resolve(root, 'dist/cli/main.js'), 'audit', '--watch', '--interval', '10m', '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? '2' } });
+const child = spawn(
+  node,
+  [
+    '--max-old-space-size=320',
+    '--import',
+    resolve(root, 'bench/audit-rss.mjs'),
+    resolve(root, 'dist/cli/main.js'),
+    'audit',
+    '--watch',
+    '--interval',
+    '10m',
+    '--metrics-port',
+    String(port),
+    '--metrics-host',
+    '127.0.0.1',
+    '--kubeconfig',
+    kubeconfig,
+  ],
+  {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? '2' },
+  },
+);
 let stderr = '';
 child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
 try {
@@ -114,7 +246,9 @@ try {
   const firstS = (performance.now() - start) / 1000;
   const rss1 = metric(m, 'meshlock_audit_process_resident_memory_bytes') / (1 << 20);
   const heap1 = metric(m, 'meshlock_audit_nodejs_heap_size_used_bytes') / (1 << 20);
-  console.log(`first audit: ready after ${firstS.toFixed(1)} s (audit ${metric(m, 'meshlock_audit_run_duration_seconds').toFixed(2)} s), ${metric(m, 'meshlock_audit_workloads{namespace="team-1"}')} workloads in team-1; RSS ${rss1.toFixed(0)} MiB, heap used ${heap1.toFixed(0)} MiB`);
+  console.log(
+    `first audit: ready after ${firstS.toFixed(1)} s (audit ${metric(m, 'meshlock_audit_run_duration_seconds').toFixed(2)} s), ${metric(m, 'meshlock_audit_workloads{namespace="team-1"}')} workloads in team-1; RSS ${rss1.toFixed(0)} MiB, heap used ${heap1.toFixed(0)} MiB`,
+  );
 
   // Churn: relabel pods, delete some and create them again; every event goes through the watch.
   const runsBefore = metric(m, 'meshlock_audit_runs_total{outcome="ok"}');
@@ -141,11 +275,15 @@ try {
   const heap2 = metric(m, 'meshlock_audit_nodejs_heap_size_used_bytes') / (1 << 20);
   const total2 = metric(m, 'meshlock_audit_nodejs_heap_size_total_bytes') / (1 << 20);
   const ext2 = metric(m, 'meshlock_audit_nodejs_external_memory_bytes') / (1 << 20);
-  console.log(`after ${CHURN} pod events: ${metric(m, 'meshlock_audit_runs_total{outcome="ok"}') - runsBefore} more audits; RSS ${rss2.toFixed(0)} MiB, heap used ${heap2.toFixed(0)} of ${total2.toFixed(0)} MiB, external ${ext2.toFixed(0)} MiB`);
+  console.log(
+    `after ${CHURN} pod events: ${metric(m, 'meshlock_audit_runs_total{outcome="ok"}') - runsBefore} more audits; RSS ${rss2.toFixed(0)} MiB, heap used ${heap2.toFixed(0)} of ${total2.toFixed(0)} MiB, external ${ext2.toFixed(0)} MiB`,
+  );
   child.kill('SIGTERM');
   await new Promise((ok) => child.on('exit', ok));
   const peak = Number(/MESHLOCK_BENCH_MAXRSS_KB=(\d+)/.exec(stderr)?.[1] ?? NaN) / 1024;
-  console.log(`peak RSS ${peak.toFixed(0)} MiB (target < ${LIMIT_MIB} MiB): ${peak < LIMIT_MIB ? 'within target' : 'OVER target'}`);
+  console.log(
+    `peak RSS ${peak.toFixed(0)} MiB (target < ${LIMIT_MIB} MiB): ${peak < LIMIT_MIB ? 'within target' : 'OVER target'}`,
+  );
   process.exitCode = peak < LIMIT_MIB ? 0 : 1;
 } finally {
   child.kill('SIGKILL');

@@ -28,5 +28,8 @@ for (let i = 0; i < runs; i++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`${runs} runs each, Node ${process.version}`);
-console.log(`  node -e 0 (the floor)            median ${median(base).toFixed(0)} ms, min ${Math.min(...base).toFixed(0)} ms`);
-for (const [name, xs] of times) console.log(`  meshlock ${name.padEnd(24)} median ${median(xs).toFixed(0)} ms, min ${Math.min(...xs).toFixed(0)} ms`);
+console.log(
+  `  node -e 0 (the floor)            median ${median(base).toFixed(0)} ms, min ${Math.min(...base).toFixed(0)} ms`,
+);
+for (const [name, xs] of times)
+  console.log(`  meshlock ${name.padEnd(24)} median ${median(xs).toFixed(0)} ms, min ${Math.min(...xs).toFixed(0)} ms`);

@@ -20,13 +20,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { generate, writeSet } from './compare-gen.mjs';
-import { compareDecisions, EXPLANATIONS, mutateRuleNames, parseCheckOutput, parseKyvernoReport } from './compare-lib.mjs';
+import {
+  compareDecisions,
+  EXPLANATIONS,
+  mutateRuleNames,
+  parseCheckOutput,
+  parseKyvernoReport,
+} from './compare-lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const policyDir = path.resolve(repoRoot, '../shared/conformance/kyverno-istio/policies');
 
-const USAGE = 'usage: node bench/compare-kyverno.mjs [--small N] [--large N] [--runs N] [--kyverno PATH] [--meshlock CLI.js] [--json FILE] [--keep]';
+const USAGE =
+  'usage: node bench/compare-kyverno.mjs [--small N] [--large N] [--runs N] [--kyverno PATH] [--meshlock CLI.js] [--json FILE] [--keep]';
 let parsed;
 try {
   parsed = parseArgs({
@@ -67,14 +74,19 @@ function kyvernoBinary() {
     return opts.kyverno;
   }
   process.stderr.write('compare-kyverno: making sure the Kyverno CLI is built (bench/kyverno/build.sh)\n');
-  const r = spawnSync('bash', [path.join(here, 'kyverno/build.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const r = spawnSync('bash', [path.join(here, 'kyverno/build.sh')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
   if (r.status !== 0) fail(`bench/kyverno/build.sh failed (exit ${r.status}); see its output above`);
   return r.stdout.trim().split('\n').pop();
 }
 
 // GNU time reports the child's CPU time and peak memory; CPU time stays meaningful when other work
 // on the machine stretches the wall time. Without it only wall time is shown.
-const GNU_TIME = ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p) && spawnSync(p, ['-f', '%U', 'true'], { stdio: 'ignore' }).status === 0);
+const GNU_TIME = ['/usr/bin/time', '/bin/time'].find(
+  (p) => existsSync(p) && spawnSync(p, ['-f', '%U', 'true'], { stdio: 'ignore' }).status === 0,
+);
 
 /** Runs a process to completion: exit code, stdout, stderr, wall ms, and (with GNU time) CPU ms and peak RSS in MiB. */
 function timed(cmd, args, scratch) {
@@ -99,7 +111,15 @@ function timed(cmd, args, scratch) {
         rssMiB = kb / 1024;
         rmSync(statsFile);
       }
-      resolve({ code, signal, ms, cpuMs, rssMiB, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolve({
+        code,
+        signal,
+        ms,
+        cpuMs,
+        rssMiB,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     });
   });
 }
@@ -109,24 +129,36 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-const policies = readdirSync(policyDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(policyDir, f));
+const policies = readdirSync(policyDir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort()
+  .map((f) => path.join(policyDir, f));
 if (policies.length === 0) fail(`no policies in ${policyDir}`);
-const mutateRules = mutateRuleNames(policies.flatMap((p) => parseAllDocuments(readFileSync(p, 'utf8')).map((d) => d.toJS())));
+const mutateRules = mutateRuleNames(
+  policies.flatMap((p) => parseAllDocuments(readFileSync(p, 'utf8')).map((d) => d.toJS())),
+);
 if (!existsSync(meshlockCli)) fail(`${meshlockCli} is missing${opts.meshlock ? '' : ': run npm run build first'}`);
 const kyverno = kyvernoBinary();
-const kyvernoVersion = spawnSync(kyverno, ['version'], { encoding: 'utf8' }).stdout.match(/Version: (\S+)/)?.[1] ?? 'unknown';
+const kyvernoVersion =
+  spawnSync(kyverno, ['version'], { encoding: 'utf8' }).stdout.match(/Version: (\S+)/)?.[1] ?? 'unknown';
 
 async function runKyverno(dir, scratch) {
-  const r = await timed(kyverno, ['apply', ...policies, '--resource', dir, '--policy-report', '--output-format', 'json', '--remove-color'], scratch);
+  const r = await timed(
+    kyverno,
+    ['apply', ...policies, '--resource', dir, '--policy-report', '--output-format', 'json', '--remove-color'],
+    scratch,
+  );
   // Exit 1 means "some resource failed a policy", which is the point of half the set.
-  if (r.code !== 0 && r.code !== 1) throw new Error(`kyverno apply exited ${r.code ?? r.signal}: ${r.stderr.slice(0, 2000)}`);
+  if (r.code !== 0 && r.code !== 1)
+    throw new Error(`kyverno apply exited ${r.code ?? r.signal}: ${r.stderr.slice(0, 2000)}`);
   return { ...r, decisions: parseKyvernoReport(r.stdout, mutateRules) };
 }
 
 async function runCheck(dir, scratch) {
   const r = await timed(process.execPath, [meshlockCli, 'check', '-f', dir, '--output', 'json'], scratch);
   // Exit 1 means "something would be denied"; 2 is bad usage or unreadable input.
-  if (r.code !== 0 && r.code !== 1) throw new Error(`meshlock check exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).slice(0, 2000)}`);
+  if (r.code !== 0 && r.code !== 1)
+    throw new Error(`meshlock check exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).slice(0, 2000)}`);
   return { ...r, decisions: parseCheckOutput(r.stdout) };
 }
 
@@ -147,12 +179,20 @@ async function measure(label, namespaces, runCount) {
       const ms = median(rs.map((r) => r.ms));
       const cpuMs = median(rs.map((r) => r.cpuMs));
       return {
-        ms, perSecond: set.count / (ms / 1000), cpuMs, perCpuSecond: set.count / (cpuMs / 1000),
-        rssMiB: Math.max(...rs.map((r) => r.rssMiB)), wallRuns: rs.map((r) => Math.round(r.ms)),
+        ms,
+        perSecond: set.count / (ms / 1000),
+        cpuMs,
+        perCpuSecond: set.count / (cpuMs / 1000),
+        rssMiB: Math.max(...rs.map((r) => r.rssMiB)),
+        wallRuns: rs.map((r) => Math.round(r.ms)),
       };
     };
     return {
-      label, namespaces, objects: set.count, runs: runCount, dir: opts.keep ? dir : undefined,
+      label,
+      namespaces,
+      objects: set.count,
+      runs: runCount,
+      dir: opts.keep ? dir : undefined,
       kyverno: figures(k),
       meshlock: figures(m),
       comparison: compareDecisions(set, k[0].decisions, m[0].decisions),
@@ -166,61 +206,112 @@ const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, 
 
 function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  '))
+    .join('\n');
 }
 
 const results = [];
-for (const [label, ns, n] of [['small', small, runs], ['large', large, 1]]) {
+for (const [label, ns, n] of [
+  ['small', small, runs],
+  ['large', large, 1],
+]) {
   process.stderr.write(`compare-kyverno: ${label} set (${ns} namespaces), ${n} run(s) of each tool...\n`);
   results.push(await measure(label, ns, n));
 }
 
 const load = os.loadavg()[0];
-console.log(`\nmeshlock check vs Kyverno CLI ${kyvernoVersion} (kyverno apply, ${policies.length} policies from the Kyverno library's Istio set)`);
-console.log(`node ${process.version}, ${os.cpus().length} CPU(s), load average ${fmt(load, 1)} at the end; whole process per run, start-up included; median of the runs`);
-if (load > os.cpus().length) console.log('the machine was busy with other work: wall times are stretched, CPU times are the steadier comparison');
+console.log(
+  `\nmeshlock check vs Kyverno CLI ${kyvernoVersion} (kyverno apply, ${policies.length} policies from the Kyverno library's Istio set)`,
+);
+console.log(
+  `node ${process.version}, ${os.cpus().length} CPU(s), load average ${fmt(load, 1)} at the end; whole process per run, start-up included; median of the runs`,
+);
+if (load > os.cpus().length)
+  console.log('the machine was busy with other work: wall times are stretched, CPU times are the steadier comparison');
 console.log('');
 const cpu = (f, d) => (Number.isNaN(f) ? '-' : fmt(f, d));
-console.log(table([
-  ['set', 'tool', 'objects', 'wall s', 'obj/s', 'CPU s', 'obj/CPU s', 'peak MiB'],
-  ...results.flatMap((r) => [['kyverno', r.kyverno], ['meshlock check', r.meshlock]].map(([tool, f]) => [
-    `${r.label} (${r.runs} run${r.runs > 1 ? 's' : ''})`, tool, fmt(r.objects), fmt(f.ms / 1000, 2), fmt(f.perSecond),
-    cpu(f.cpuMs / 1000, 2), cpu(f.perCpuSecond), cpu(f.rssMiB),
-  ])),
-]));
+console.log(
+  table([
+    ['set', 'tool', 'objects', 'wall s', 'obj/s', 'CPU s', 'obj/CPU s', 'peak MiB'],
+    ...results.flatMap((r) =>
+      [
+        ['kyverno', r.kyverno],
+        ['meshlock check', r.meshlock],
+      ].map(([tool, f]) => [
+        `${r.label} (${r.runs} run${r.runs > 1 ? 's' : ''})`,
+        tool,
+        fmt(r.objects),
+        fmt(f.ms / 1000, 2),
+        fmt(f.perSecond),
+        cpu(f.cpuMs / 1000, 2),
+        cpu(f.perCpuSecond),
+        cpu(f.rssMiB),
+      ]),
+    ),
+  ]),
+);
 console.log('');
 let met = true;
 for (const r of results) {
   const wall = r.meshlock.perSecond / r.kyverno.perSecond;
   const perCpu = r.meshlock.perCpuSecond / r.kyverno.perCpuSecond;
   met &&= wall >= 10;
-  console.log(`${r.label}: check is ${fmt(wall, 1)}x Kyverno's rate in wall time${Number.isNaN(perCpu) ? '' : `, ${fmt(perCpu, 1)}x per CPU second`}`);
+  console.log(
+    `${r.label}: check is ${fmt(wall, 1)}x Kyverno's rate in wall time${Number.isNaN(perCpu) ? '' : `, ${fmt(perCpu, 1)}x per CPU second`}`,
+  );
 }
 console.log(`target (check >= 10x Kyverno's rate, wall time, both sets): ${met ? 'met' : 'NOT met'}`);
 
 // Decisions do not depend on the set's size; the large set has every case the small one has.
 const cmp = results.at(-1).comparison;
-console.log(`\ndecisions on the large set (${fmt(cmp.total)} objects): agree ${fmt(cmp.agree)}, disagree ${fmt(cmp.disagree)}` +
-  ` (meshlock stricter ${fmt(cmp.meshlockStricter)}, Kyverno stricter ${fmt(cmp.kyvernoStricter)})`);
-if (cmp.missing.length > 0) console.log(`objects one tool did not report: ${cmp.missing.length}, e.g. ${cmp.missing.slice(0, 3).join(', ')}`);
+console.log(
+  `\ndecisions on the large set (${fmt(cmp.total)} objects): agree ${fmt(cmp.agree)}, disagree ${fmt(cmp.disagree)}` +
+    ` (meshlock stricter ${fmt(cmp.meshlockStricter)}, Kyverno stricter ${fmt(cmp.kyvernoStricter)})`,
+);
+if (cmp.missing.length > 0)
+  console.log(`objects one tool did not report: ${cmp.missing.length}, e.g. ${cmp.missing.slice(0, 3).join(', ')}`);
 console.log('');
-console.log(table([
-  ['stricter', 'case', 'objects', 'meshlock rules', 'kyverno rules', 'example'],
-  ...cmp.groups.map((g) => [g.stricter, g.variant, fmt(g.count), g.meshlockRules.join(',') || '-', g.kyvernoRules.join(',') || '-', g.example]),
-]));
+console.log(
+  table([
+    ['stricter', 'case', 'objects', 'meshlock rules', 'kyverno rules', 'example'],
+    ...cmp.groups.map((g) => [
+      g.stricter,
+      g.variant,
+      fmt(g.count),
+      g.meshlockRules.join(',') || '-',
+      g.kyvernoRules.join(',') || '-',
+      g.example,
+    ]),
+  ]),
+);
 console.log('\nwhy:');
-for (const g of cmp.groups) console.log(`  ${g.variant}: ${EXPLANATIONS[g.variant] ?? 'not explained yet: look at the example object'}`);
+for (const g of cmp.groups)
+  console.log(`  ${g.variant}: ${EXPLANATIONS[g.variant] ?? 'not explained yet: look at the example object'}`);
 if (cmp.mutationOnly.length > 0) {
-  console.log('\nNamespaces with the same decision but a different patch (Kyverno\'s mutate-only policy add-sidecar-injection-namespace):');
-  console.log(table([
-    ['case', 'objects', 'kyverno patches', 'meshlock patches', 'example'],
-    ...cmp.mutationOnly.map((g) => [g.variant, fmt(g.count), g.kyvernoPatched, g.meshlockPatched, g.example]),
-  ]));
+  console.log(
+    "\nNamespaces with the same decision but a different patch (Kyverno's mutate-only policy add-sidecar-injection-namespace):",
+  );
+  console.log(
+    table([
+      ['case', 'objects', 'kyverno patches', 'meshlock patches', 'example'],
+      ...cmp.mutationOnly.map((g) => [g.variant, fmt(g.count), g.kyvernoPatched, g.meshlockPatched, g.example]),
+    ]),
+  );
   for (const g of cmp.mutationOnly) console.log(`  ${g.variant}: ${EXPLANATIONS[`patch:${g.variant}`] ?? ''}`);
 }
-console.log(`\nmeshlock also labels ${fmt(cmp.meshlockPatchedWorkloads)} pods and pod templates with sidecar.istio.io/inject: "true" (pod-injection-label); no Kyverno policy here mutates workloads.`);
+console.log(
+  `\nmeshlock also labels ${fmt(cmp.meshlockPatchedWorkloads)} pods and pod templates with sidecar.istio.io/inject: "true" (pod-injection-label); no Kyverno policy here mutates workloads.`,
+);
 
 if (opts.json) {
-  writeFileSync(opts.json, JSON.stringify({ kyvernoVersion, node: process.version, results: results.map((r) => ({ ...r, dir: undefined })) }, null, 2));
+  writeFileSync(
+    opts.json,
+    JSON.stringify(
+      { kyvernoVersion, node: process.version, results: results.map((r) => ({ ...r, dir: undefined })) },
+      null,
+      2,
+    ),
+  );
   console.log(`\nwritten: ${opts.json}`);
 }

@@ -6,7 +6,18 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkedMix, flags, once, percentile, root, rssMiB, sampleRss, sleep, startLoad, startMeshlock } from './hardening-lib.mjs';
+import {
+  checkedMix,
+  flags,
+  once,
+  percentile,
+  root,
+  rssMiB,
+  sampleRss,
+  sleep,
+  startLoad,
+  startMeshlock,
+} from './hardening-lib.mjs';
 
 const opt = flags({ rate: 200, idle: 2000, stalled: 30, big: 20, phases: 'all' });
 // --phases baseline,stalled,big,idle,slow,config,certs,sigterm runs a subset.
@@ -15,7 +26,8 @@ const dir = mkdtempSync(path.join(tmpdir(), 'meshlock-faults-'));
 // A CA of its own, so the rotation phase can issue new serving certificates the clients trust.
 const { createCertificateAuthority, issueServingCertificate } = await import(path.join(root, 'dist/tls/index.js'));
 const ca = createCertificateAuthority({ days: 2 });
-const issue = () => issueServingCertificate(ca, { commonName: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'], days: 2 });
+const issue = () =>
+  issueServingCertificate(ca, { commonName: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'], days: 2 });
 const configFile = path.join(dir, 'config.yaml');
 // shop in warn: a PERMISSIVE PeerAuthentication there is allowed; were the config lost (all
 // defaults), it would be denied and counted wrong.
@@ -30,7 +42,14 @@ writeFileSync(served.keyFile, first.keyPem);
 const certs = served;
 
 // Room for the idle phase's connections besides the load's.
-const server = await startMeshlock(served, ['--config', configFile, '--shutdown-delay', '3', '--max-connections', String(opt.idle + 100)]);
+const server = await startMeshlock(served, [
+  '--config',
+  configFile,
+  '--shutdown-delay',
+  '3',
+  '--max-connections',
+  String(opt.idle + 100),
+]);
 const mix = await checkedMix(CONFIG);
 const load = startLoad(server.port, certs.ca, mix, { rate: opt.rate, connections: 16 });
 const rows = [];
@@ -55,7 +74,13 @@ async function phase(key, name, fn) {
   const note = (await fn()) ?? '';
   const t = load.take();
   const peak = rss.stop();
-  rows.push({ phase: name, seconds: ((performance.now() - t0) / 1000).toFixed(1), t, peakRssMiB: peak.toFixed(0), note });
+  rows.push({
+    phase: name,
+    seconds: ((performance.now() - t0) / 1000).toFixed(1),
+    t,
+    peakRssMiB: peak.toFixed(0),
+    note,
+  });
   process.stderr.write(`${name}: ${note} (peak RSS ${peak.toFixed(0)} MiB)\n`);
 }
 
@@ -71,7 +96,9 @@ await phase('stalled', `${opt.stalled} stalled 8 MiB bodies`, async () => {
       if (!s) return void outcomes.closed++;
       let text = '';
       s.on('data', (c) => (text += c));
-      s.write(`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`);
+      s.write(
+        `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`,
+      );
       s.write(body);
       await sleep(4000);
       if (text.startsWith('HTTP/1.1 503')) outcomes.refused503++;
@@ -86,12 +113,31 @@ await phase('stalled', `${opt.stalled} stalled 8 MiB bodies`, async () => {
 });
 
 await phase('big', `${opt.big} concurrent 7 MiB reviews`, async () => {
-  const pad = (n) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big', namespace: 'shop', labels: { 'sidecar.istio.io/inject': 'true' }, annotations: { blob: 'x'.repeat(n) } }, spec: { containers: [{ name: 'a', image: 'a' }] } });
+  const pad = (n) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'big',
+      namespace: 'shop',
+      labels: { 'sidecar.istio.io/inject': 'true' },
+      annotations: { blob: 'x'.repeat(n) },
+    },
+    spec: { containers: [{ name: 'a', image: 'a' }] },
+  });
   const half = 3.5 * 1024 * 1024;
   const body = JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid: 'big', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'shop', operation: 'UPDATE', userInfo: { username: 'x' }, object: pad(half), oldObject: pad(half) },
+    request: {
+      uid: 'big',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'shop',
+      operation: 'UPDATE',
+      userInfo: { username: 'x' },
+      object: pad(half),
+      oldObject: pad(half),
+    },
   });
   let first503 = 0;
   let answered = 0;
@@ -114,7 +160,14 @@ await phase('big', `${opt.big} concurrent 7 MiB reviews`, async () => {
 await phase('idle', `${opt.idle} idle TLS connections`, async () => {
   const opened = [];
   for (let i = 0; i < opt.idle; i += 100) {
-    const batch = await Promise.all(Array.from({ length: Math.min(100, opt.idle - i) }, () => rawTls().then((s) => (s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'), s), () => undefined)));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(100, opt.idle - i) }, () =>
+        rawTls().then(
+          (s) => (s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'), s),
+          () => undefined,
+        ),
+      ),
+    );
     opened.push(...batch.filter(Boolean));
   }
   await sleep(5000);
@@ -137,8 +190,22 @@ await phase('slow', 'slow clients: 100 slowloris, 20 bodies at 20 KiB/s, 20 endl
   };
   const jobs = [];
   for (let i = 0; i < 100; i++) jobs.push(start('loris', 'POST /validate HTTP/1.1\r\nHost: x\r\n', 'X-a: b\r\n'));
-  for (let i = 0; i < 20; i++) jobs.push(start('slow', 'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n', ' '.repeat(20 * 1024)));
-  for (let i = 0; i < 20; i++) jobs.push(start('chunked', 'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n', `${(1024).toString(16)}\r\n${' '.repeat(1024)}\r\n`));
+  for (let i = 0; i < 20; i++)
+    jobs.push(
+      start(
+        'slow',
+        'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n',
+        ' '.repeat(20 * 1024),
+      ),
+    );
+  for (let i = 0; i < 20; i++)
+    jobs.push(
+      start(
+        'chunked',
+        'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+        `${(1024).toString(16)}\r\n${' '.repeat(1024)}\r\n`,
+      ),
+    );
   await Promise.all(jobs);
   const until = performance.now() + 40_000;
   while (performance.now() < until && cut.loris.length + cut.slow.length + cut.chunked.length < 140) await sleep(250);
@@ -149,7 +216,12 @@ await phase('slow', 'slow clients: 100 slowloris, 20 bodies at 20 KiB/s, 20 endl
 });
 
 await phase('config', 'config reloads: empty, truncated, unparsable, then valid (same content)', async () => {
-  for (const text of ['', 'mode: enforce\nnamespaces:\n  shop: wa', '{"mode": "enforce", "namespaces": {', '# nothing\n']) {
+  for (const text of [
+    '',
+    'mode: enforce\nnamespaces:\n  shop: wa',
+    '{"mode": "enforce", "namespaces": {',
+    '# nothing\n',
+  ]) {
     writeFileSync(configFile, text);
     await sleep(1500);
   }
@@ -176,7 +248,10 @@ let exitNote = '';
 await phase('sigterm', 'SIGTERM under load (3 s delay, then drain)', async () => {
   const t0 = performance.now();
   server.child.kill('SIGTERM');
-  const readyDuring = await once(server.port, certs.ca, { path: '/readyz', method: 'GET' }).then((r) => r.status, () => 0);
+  const readyDuring = await once(server.port, certs.ca, { path: '/readyz', method: 'GET' }).then(
+    (r) => r.status,
+    () => 0,
+  );
   // The load goes on for most of the delay, then stops: by then the EndpointSlice update has taken
   // the pod out of the Service and clients open their connections to other replicas.
   await sleep(2000);
@@ -188,10 +263,14 @@ await phase('sigterm', 'SIGTERM under load (3 s delay, then drain)', async () =>
 
 await load.stop();
 rmSync(dir, { recursive: true, force: true });
-process.stdout.write('\n| phase | s | sent | correct | wrong | 503 | lost | refused | p50 / p99 ms | peak RSS MiB | notes |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
+process.stdout.write(
+  '\n| phase | s | sent | correct | wrong | 503 | lost | refused | p50 / p99 ms | peak RSS MiB | notes |\n|---|---|---|---|---|---|---|---|---|---|---|\n',
+);
 for (const { phase: name, seconds, t, peakRssMiB, note } of rows) {
   const lat = `${percentile(t.latencies, 50).toFixed(0)} / ${percentile(t.latencies, 99).toFixed(0)}`;
-  process.stdout.write(`| ${name} | ${seconds} | ${t.sent} | ${t.ok} | ${t.wrong} | ${t.busy} | ${t.lost} | ${t.refused} | ${lat} | ${peakRssMiB} | ${note} |\n`);
+  process.stdout.write(
+    `| ${name} | ${seconds} | ${t.sent} | ${t.ok} | ${t.wrong} | ${t.busy} | ${t.lost} | ${t.refused} | ${lat} | ${peakRssMiB} | ${note} |\n`,
+  );
   if (Object.keys(t.errors).length > 0) process.stdout.write(`|  | errors: ${JSON.stringify(t.errors)} |||||||||| \n`);
 }
 const bad = rows.reduce((n, r) => n + r.t.wrong + r.t.lost, 0);

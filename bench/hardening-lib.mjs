@@ -17,7 +17,11 @@ export function flags(defaults) {
   for (let i = 0; i < argv.length; i++) {
     const m = /^--([^=]+)(?:=(.*))?$/.exec(argv[i]);
     if (!m || !(m[1] in defaults)) {
-      process.stderr.write(`unknown argument ${argv[i]}; flags: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}\n`);
+      process.stderr.write(
+        `unknown argument ${argv[i]}; flags: ${Object.keys(defaults)
+          .map((k) => `--${k}`)
+          .join(' ')}\n`,
+      );
       process.exit(2);
     }
     const raw = m[2] ?? argv[++i];
@@ -55,15 +59,34 @@ export function sampleRss(pid) {
 /** meshlock serve as a child; resolves once /readyz answers. */
 export async function startMeshlock(certs, extraArgs = [], opts = {}) {
   const port = await freePort();
-  const args = [path.join(root, 'dist/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--metrics-port', '0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, ...extraArgs];
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], { stdio: ['ignore', opts.captureLog ? 'pipe' : 'ignore', 'pipe'] });
+  const args = [
+    path.join(root, 'dist/cli/main.js'),
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--metrics-port',
+    '0',
+    '--tls-cert',
+    certs.certFile,
+    '--tls-key',
+    certs.keyFile,
+    ...extraArgs,
+  ];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], {
+    stdio: ['ignore', opts.captureLog ? 'pipe' : 'ignore', 'pipe'],
+  });
   let log = '';
   let stderr = '';
   child.stdout?.on('data', (c) => (log += c));
   child.stderr.on('data', (c) => (stderr += c));
   const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
   for (;;) {
-    const status = await once(port, certs.ca, { path: '/readyz', method: 'GET' }).then((r) => r.status, () => 0);
+    const status = await once(port, certs.ca, { path: '/readyz', method: 'GET' }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) break;
     if (child.exitCode !== null) throw new Error(`meshlock exited ${child.exitCode}: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -74,13 +97,26 @@ export async function startMeshlock(certs, extraArgs = [], opts = {}) {
 /** One request on its own connection (or an agent's); resolves { status, headers, text } or rejects on a connection error. */
 export function once(port, ca, { path: p, method = 'POST', body, agent, headers = {}, timeoutMs = 60_000 }) {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const payload =
+      body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const req = request(
-      { host: '127.0.0.1', port, path: p, method, ...(agent ? { agent } : { ca, agent: false }), headers: payload === undefined ? headers : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: p,
+        method,
+        ...(agent ? { agent } : { ca, agent: false }),
+        headers:
+          payload === undefined
+            ? headers
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
+      },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
@@ -97,7 +133,11 @@ export async function checkedMix(configText) {
   const config = configText ? resolveConfig(parseConfigText(configText)) : defaultConfig();
   return reviews().map((r) => {
     const { review } = admit(r.path.slice(1), r.review, { config, now: new Date() });
-    return { ...r, body: JSON.stringify(r.review), expect: { allowed: review.response.allowed, patched: review.response.patch !== undefined } };
+    return {
+      ...r,
+      body: JSON.stringify(r.review),
+      expect: { allowed: review.response.allowed, patched: review.response.patch !== undefined },
+    };
   });
 }
 
@@ -108,7 +148,17 @@ export async function checkedMix(configText) {
  */
 export function startLoad(port, ca, mix, { rate = 200, connections = 16 } = {}) {
   const agent = new Agent({ keepAlive: true, ca, maxSockets: connections });
-  const fresh = () => ({ sent: 0, ok: 0, wrong: 0, busy: 0, lost: 0, refused: 0, statuses: {}, errors: {}, latencies: [] });
+  const fresh = () => ({
+    sent: 0,
+    ok: 0,
+    wrong: 0,
+    busy: 0,
+    lost: 0,
+    refused: 0,
+    statuses: {},
+    errors: {},
+    latencies: [],
+  });
   // Each answer counts in the tally of the phase its request was sent in.
   let tally = fresh();
   let i = 0;

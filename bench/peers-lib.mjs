@@ -17,9 +17,18 @@ export function log(msg) {
 
 /** Runs a command to completion; throws with its output when it fails (unless `allowFail`). */
 export function run(cmd, args, { input, env, allowFail = false, cwd } = {}) {
-  const r = spawnSync(cmd, args, { input, env: env ?? process.env, cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, args, {
+    input,
+    env: env ?? process.env,
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.error) throw r.error;
-  if (r.status !== 0 && !allowFail) throw new Error(`${path.basename(cmd)} ${args.join(' ').slice(0, 200)} exited ${r.status}:\n${(r.stderr || r.stdout).slice(-2000)}`);
+  if (r.status !== 0 && !allowFail)
+    throw new Error(
+      `${path.basename(cmd)} ${args.join(' ').slice(0, 200)} exited ${r.status}:\n${(r.stderr || r.stdout).slice(-2000)}`,
+    );
   return r;
 }
 
@@ -42,10 +51,16 @@ export function cluster() {
   const given = process.env.MESHLOCK_E2E_ENV;
   let envFile = given;
   if (!envFile) {
-    log('starting the e2e control plane (test/e2e/cluster/up.sh; builds kube-apiserver, etcd and kubectl on first use)');
+    log(
+      'starting the e2e control plane (test/e2e/cluster/up.sh; builds kube-apiserver, etcd and kubectl on first use)',
+    );
     // No istiod: its injector would be a fourth webhook on every pod.
     const env = { ...process.env, MESHLOCK_E2E_ISTIO: process.env.MESHLOCK_E2E_ISTIO ?? '0' };
-    const r = spawnSync('bash', [path.join(root, 'test/e2e/cluster/up.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env });
+    const r = spawnSync('bash', [path.join(root, 'test/e2e/cluster/up.sh')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      env,
+    });
     if (r.status !== 0) throw new Error(`test/e2e/cluster/up.sh failed (exit ${r.status})`);
     envFile = r.stdout.trim().split('\n').pop();
   }
@@ -63,15 +78,26 @@ export function cluster() {
     env,
     kubectl,
     /** `kubectl apply -f -` of objects given as JS values. */
-    apply: (objects, extra = []) => kubectl(['apply', ...extra, '-f', '-'], { input: objects.map((o) => JSON.stringify(o)).join('\n') }),
+    apply: (objects, extra = []) =>
+      kubectl(['apply', ...extra, '-f', '-'], { input: objects.map((o) => JSON.stringify(o)).join('\n') }),
     ensureNamespace(name, labels = {}, serviceAccounts = []) {
       if (kubectl(['get', 'namespace', name], { allowFail: true }).status === 0) return;
-      const sas = serviceAccounts.map((sa) => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: name } }));
-      kubectl(['apply', '-f', '-'], { input: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }, ...sas].map((o) => JSON.stringify(o)).join('\n') });
+      const sas = serviceAccounts.map((sa) => ({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: sa, namespace: name },
+      }));
+      kubectl(['apply', '-f', '-'], {
+        input: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }, ...sas]
+          .map((o) => JSON.stringify(o))
+          .join('\n'),
+      });
     },
     stop() {
       if (given) return;
-      spawnSync('bash', [path.join(root, 'test/e2e/cluster/down.sh'), v.MESHLOCK_E2E_DIR], { stdio: ['ignore', 'ignore', 'inherit'] });
+      spawnSync('bash', [path.join(root, 'test/e2e/cluster/down.sh'), v.MESHLOCK_E2E_DIR], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
     },
   };
 }
@@ -94,7 +120,15 @@ export function postReview(port, p, ca, review) {
   const body = Buffer.from(JSON.stringify(review));
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: p, ca, agent: false, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: p,
+        ca,
+        agent: false,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (d) => (text += d));
@@ -141,16 +175,27 @@ function child(cmd, args, { env, logFile }) {
 async function waitFor(what, deadlineMs, check, proc, logFile) {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    if (proc?.exited()) throw new Error(`${what}: the process exited (${JSON.stringify(proc.exited())}); log ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (proc?.exited())
+      throw new Error(
+        `${what}: the process exited (${JSON.stringify(proc.exited())}); log ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-3000)}`,
+      );
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${deadlineMs / 1000} s; log ${logFile}:\n${logFile ? readFileSync(logFile, 'utf8').slice(-3000) : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: not after ${deadlineMs / 1000} s; log ${logFile}:\n${logFile ? readFileSync(logFile, 'utf8').slice(-3000) : ''}`,
+      );
     await sleep(500);
   }
 }
 
 /** A PERMISSIVE PeerAuthentication sent as a server-side dry run: denied once the apiserver calls the webhook. */
 function marker(c, name) {
-  const pa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: 'default' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
+  const pa = {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'PeerAuthentication',
+    metadata: { name, namespace: 'default' },
+    spec: { mtls: { mode: 'PERMISSIVE' } },
+  };
   const r = c.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pa), allowFail: true });
   return `${r.stdout}${r.stderr}`;
 }
@@ -171,7 +216,9 @@ export function objectSet(namespace, n) {
 }
 
 function collectionPath(o) {
-  return o.kind === 'Pod' ? `/api/v1/namespaces/${o.metadata.namespace}/pods` : `/apis/security.istio.io/v1/namespaces/${o.metadata.namespace}/peerauthentications`;
+  return o.kind === 'Pod'
+    ? `/api/v1/namespaces/${o.metadata.namespace}/pods`
+    : `/apis/security.istio.io/v1/namespaces/${o.metadata.namespace}/peerauthentications`;
 }
 
 /** Creates the objects one after another on one keep-alive connection: per-request latency and status counts. */
@@ -192,7 +239,11 @@ export async function createAll(c, objects) {
           path: collectionPath(o),
           method: 'POST',
           agent,
-          headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', 'content-length': body.length },
+          headers: {
+            authorization: `Bearer ${c.token}`,
+            'content-type': 'application/json',
+            'content-length': body.length,
+          },
         },
         (res) => {
           res.resume();
@@ -209,7 +260,13 @@ export async function createAll(c, objects) {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { seconds, p50: q(0.5), p99: q(0.99), mean: latencies.reduce((a, b) => a + b, 0) / latencies.length, statuses };
+  return {
+    seconds,
+    p50: q(0.5),
+    p99: q(0.99),
+    mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
+    statuses,
+  };
 }
 
 /** One `kubectl create -f` of the whole set (kubectl sends the objects one by one): wall seconds. */
@@ -236,9 +293,13 @@ export async function meshlock(c, work) {
   const certFile = pick(['tls.crt', 'server.crt']);
   const keyFile = pick(['tls.key', 'server.key']);
   const ca = readFileSync(caFile, 'utf8');
-  const rendered = parseAllDocuments(c.kubectl(['kustomize', path.join(root, 'deploy')]).stdout).map((d) => d.toJSON()).filter(Boolean);
+  const rendered = parseAllDocuments(c.kubectl(['kustomize', path.join(root, 'deploy')]).stdout)
+    .map((d) => d.toJSON())
+    .filter(Boolean);
   const namespace = rendered.find((o) => o.kind === 'Namespace')?.metadata?.name ?? 'meshlock-system';
-  const configs = rendered.filter((o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration');
+  const configs = rendered.filter(
+    (o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration',
+  );
   c.ensureNamespace(namespace);
   c.ensureNamespace('istio-system');
   const logFile = path.join(work, 'meshlock.log');
@@ -258,21 +319,50 @@ export async function meshlock(c, work) {
     },
     async start() {
       port = await freePort();
-      const args = [cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(await freePort()), '--tls-cert', certFile, '--tls-key', keyFile];
+      const args = [
+        cli,
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--metrics-port',
+        String(await freePort()),
+        '--tls-cert',
+        certFile,
+        '--tls-key',
+        keyFile,
+      ];
       proc = child(process.execPath, args, { env: { ...process.env, POD_NAMESPACE: namespace }, logFile });
-      await waitFor('meshlock /readyz', 30_000, async () => (await httpsStatus(port, '/readyz', ca)) === 200, proc, logFile);
+      await waitFor(
+        'meshlock /readyz',
+        30_000,
+        async () => (await httpsStatus(port, '/readyz', ca)) === 200,
+        proc,
+        logFile,
+      );
     },
     stop: () => proc?.stop(),
     async register() {
       const aimed = configs.map((cfg) => {
         const copy = JSON.parse(JSON.stringify(cfg));
         delete copy.metadata.annotations;
-        for (const wh of copy.webhooks) wh.clientConfig = { url: `https://127.0.0.1:${port}${wh.clientConfig.service.path}`, caBundle: Buffer.from(ca).toString('base64') };
+        for (const wh of copy.webhooks)
+          wh.clientConfig = {
+            url: `https://127.0.0.1:${port}${wh.clientConfig.service.path}`,
+            caBundle: Buffer.from(ca).toString('base64'),
+          };
         return copy;
       });
       c.apply(aimed);
       let i = 0;
-      await waitFor('the apiserver calling meshlock', 60_000, () => /meshlock denied/.test(marker(c, `peers-marker-${i++}`)), proc, logFile);
+      await waitFor(
+        'the apiserver calling meshlock',
+        60_000,
+        () => /meshlock denied/.test(marker(c, `peers-marker-${i++}`)),
+        proc,
+        logFile,
+      );
     },
     unregister() {
       for (const cfg of configs) c.kubectl(['delete', cfg.kind.toLowerCase(), cfg.metadata.name, '--ignore-not-found']);
@@ -303,7 +393,9 @@ export function enforcedPolicies(policyDir) {
     .sort()
     .flatMap((f) => parseAllDocuments(readFileSync(path.join(policyDir, f), 'utf8')).map((d) => d.toJSON()))
     .filter(Boolean)
-    .map((p) => (p.spec?.validationFailureAction ? { ...p, spec: { ...p.spec, validationFailureAction: 'Enforce' } } : p));
+    .map((p) =>
+      p.spec?.validationFailureAction ? { ...p, spec: { ...p.spec, validationFailureAction: 'Enforce' } } : p,
+    );
 }
 
 /**
@@ -328,7 +420,8 @@ export async function kyverno(c, work, { bin, moduleDir, policies, admissionRepo
         enableDefaultRegistryMutation: 'true',
         generateSuccessEvents: 'false',
         excludeGroups: 'system:nodes',
-        resourceFilters: '[Event,*,*][*/*,kube-system,*][*/*,kube-public,*][*/*,kube-node-lease,*][Node,*,*][Node/?*,*,*][APIService,*,*][APIService/?*,*,*][TokenReview,*,*][SubjectAccessReview,*,*][SelfSubjectAccessReview,*,*][Binding,*,*][Pod/binding,*,*][ReplicaSet,*,*][ReplicaSet/?*,*,*][EphemeralReport,*,*][ClusterEphemeralReport,*,*]',
+        resourceFilters:
+          '[Event,*,*][*/*,kube-system,*][*/*,kube-public,*][*/*,kube-node-lease,*][Node,*,*][Node/?*,*,*][APIService,*,*][APIService/?*,*,*][TokenReview,*,*][SubjectAccessReview,*,*][SelfSubjectAccessReview,*,*][Binding,*,*][Pod/binding,*,*][ReplicaSet,*,*][ReplicaSet/?*,*,*][EphemeralReport,*,*][ClusterEphemeralReport,*,*]',
         webhooks: JSON.stringify({
           namespaceSelector: {
             matchExpressions: [
@@ -359,7 +452,9 @@ export async function kyverno(c, work, { bin, moduleDir, policies, admissionRepo
     METRICS_CONFIG: 'kyverno-metrics',
   };
   const readCa = () => {
-    const r = c.kubectl(['get', 'secret', '-n', KYVERNO_NS, CA_SECRET, '-o', 'jsonpath={.data.tls\\.crt}'], { allowFail: true });
+    const r = c.kubectl(['get', 'secret', '-n', KYVERNO_NS, CA_SECRET, '-o', 'jsonpath={.data.tls\\.crt}'], {
+      allowFail: true,
+    });
     return r.status === 0 && r.stdout ? Buffer.from(r.stdout, 'base64').toString('utf8') : undefined;
   };
   const self = {
@@ -398,13 +493,25 @@ export async function kyverno(c, work, { bin, moduleDir, policies, admissionRepo
       proc = child(bin, args, { env, logFile });
       await waitFor('Kyverno issuing its CA', 120_000, () => (ca = readCa()) !== undefined, proc, logFile);
       writeFileSync(caFile, ca);
-      await waitFor('Kyverno /health/readiness', 120_000, async () => (await httpsStatus(port, '/health/readiness', ca)) === 200, proc, logFile);
+      await waitFor(
+        'Kyverno /health/readiness',
+        120_000,
+        async () => (await httpsStatus(port, '/health/readiness', ca)) === 200,
+        proc,
+        logFile,
+      );
     },
     stop: () => proc?.stop(),
     /** Kyverno registers its webhooks itself; this waits until the apiserver calls them. */
     async register() {
       let i = 0;
-      await waitFor('the apiserver calling Kyverno', 180_000, () => /enforce-strict-mtls/.test(marker(c, `peers-marker-${i++}`)), proc, logFile);
+      await waitFor(
+        'the apiserver calling Kyverno',
+        180_000,
+        () => /enforce-strict-mtls/.test(marker(c, `peers-marker-${i++}`)),
+        proc,
+        logFile,
+      );
     },
     unregister() {
       for (const kind of ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations']) {
@@ -442,12 +549,23 @@ export async function gatekeeper(c, work, { bin, moduleDir }) {
   const certDir = path.join(work, 'gatekeeper-certs');
   run(process.execPath, [cli, 'certs', 'init', '--ip', '127.0.0.1', '--out', certDir]);
   const ca = readFileSync(path.join(certDir, 'ca.crt'), 'utf8');
-  const manifest = parseAllDocuments(readFileSync(path.join(moduleDir, 'deploy/gatekeeper.yaml'), 'utf8')).map((d) => d.toJSON()).filter(Boolean);
+  const manifest = parseAllDocuments(readFileSync(path.join(moduleDir, 'deploy/gatekeeper.yaml'), 'utf8'))
+    .map((d) => d.toJSON())
+    .filter(Boolean);
   c.ensureNamespace(GATEKEEPER_NS, { 'admission.gatekeeper.sh/ignore': 'no-self-managing' });
-  c.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: manifest.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => JSON.stringify(o)).join('\n') });
+  c.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], {
+    input: manifest
+      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .map((o) => JSON.stringify(o))
+      .join('\n'),
+  });
   c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-  const configs = manifest.filter((o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration');
-  const policies = parseAllDocuments(readFileSync(path.join(root, 'bench/gatekeeper/policies.yaml'), 'utf8')).map((d) => d.toJSON()).filter(Boolean);
+  const configs = manifest.filter(
+    (o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration',
+  );
+  const policies = parseAllDocuments(readFileSync(path.join(root, 'bench/gatekeeper/policies.yaml'), 'utf8'))
+    .map((d) => d.toJSON())
+    .filter(Boolean);
   const logFile = path.join(work, 'gatekeeper.log');
   let proc;
   let port;
@@ -483,7 +601,17 @@ export async function gatekeeper(c, work, { bin, moduleDir }) {
         '--disable-opa-builtin={http.send}',
         '--debug-use-fake-pod',
       ];
-      proc = child(bin, args, { env: { ...process.env, KUBECONFIG: c.kubeconfig, POD_NAMESPACE: GATEKEEPER_NS, POD_NAME: 'gatekeeper-bench', NAMESPACE: GATEKEEPER_NS, CONTAINER_NAME: 'manager' }, logFile });
+      proc = child(bin, args, {
+        env: {
+          ...process.env,
+          KUBECONFIG: c.kubeconfig,
+          POD_NAMESPACE: GATEKEEPER_NS,
+          POD_NAME: 'gatekeeper-bench',
+          NAMESPACE: GATEKEEPER_NS,
+          CONTAINER_NAME: 'manager',
+        },
+        logFile,
+      });
       const healthy = () =>
         new Promise((resolve) => {
           httpRequest({ host: '127.0.0.1', port: healthPort, path: '/readyz', timeout: 2000 }, (res) => {
@@ -496,25 +624,66 @@ export async function gatekeeper(c, work, { bin, moduleDir }) {
       await waitFor('Gatekeeper /readyz', 120_000, healthy, proc, logFile);
       // Templates first: each makes Gatekeeper create its constraint kind as a CRD.
       c.apply(policies.filter((p) => p.kind === 'ConstraintTemplate'));
-      await waitFor('Gatekeeper creating the constraint CRDs', 120_000, () =>
-        policies.filter((p) => p.kind === 'ConstraintTemplate').every((t) => c.kubectl(['get', 'crd', `${t.metadata.name}.constraints.gatekeeper.sh`], { allowFail: true }).status === 0), proc, logFile);
-      await waitFor('constraints accepted', 60_000, () => c.kubectl(['apply', '-f', '-'], { input: policies.filter((p) => p.kind !== 'ConstraintTemplate').map((p) => JSON.stringify(p)).join('\n'), allowFail: true }).status === 0, proc, logFile);
-      await waitFor('Gatekeeper /v1/admit', 60_000, async () => {
-        const pa = reviews()[3];
-        const a = await postReview(port, '/v1/admit', ca, pa.review).catch(() => undefined);
-        return a?.body?.response?.allowed === false;
-      }, proc, logFile);
+      await waitFor(
+        'Gatekeeper creating the constraint CRDs',
+        120_000,
+        () =>
+          policies
+            .filter((p) => p.kind === 'ConstraintTemplate')
+            .every(
+              (t) =>
+                c.kubectl(['get', 'crd', `${t.metadata.name}.constraints.gatekeeper.sh`], { allowFail: true })
+                  .status === 0,
+            ),
+        proc,
+        logFile,
+      );
+      await waitFor(
+        'constraints accepted',
+        60_000,
+        () =>
+          c.kubectl(['apply', '-f', '-'], {
+            input: policies
+              .filter((p) => p.kind !== 'ConstraintTemplate')
+              .map((p) => JSON.stringify(p))
+              .join('\n'),
+            allowFail: true,
+          }).status === 0,
+        proc,
+        logFile,
+      );
+      await waitFor(
+        'Gatekeeper /v1/admit',
+        60_000,
+        async () => {
+          const pa = reviews()[3];
+          const a = await postReview(port, '/v1/admit', ca, pa.review).catch(() => undefined);
+          return a?.body?.response?.allowed === false;
+        },
+        proc,
+        logFile,
+      );
     },
     stop: () => proc?.stop(),
     async register() {
       const aimed = configs.map((cfg) => {
         const copy = JSON.parse(JSON.stringify(cfg));
-        for (const wh of copy.webhooks) wh.clientConfig = { url: `https://127.0.0.1:${port}${wh.clientConfig.service.path}`, caBundle: Buffer.from(ca).toString('base64') };
+        for (const wh of copy.webhooks)
+          wh.clientConfig = {
+            url: `https://127.0.0.1:${port}${wh.clientConfig.service.path}`,
+            caBundle: Buffer.from(ca).toString('base64'),
+          };
         return copy;
       });
       c.apply(aimed);
       let i = 0;
-      await waitFor('the apiserver calling Gatekeeper', 60_000, () => /enforce-strict-mtls/.test(marker(c, `peers-marker-${i++}`)), proc, logFile);
+      await waitFor(
+        'the apiserver calling Gatekeeper',
+        60_000,
+        () => /enforce-strict-mtls/.test(marker(c, `peers-marker-${i++}`)),
+        proc,
+        logFile,
+      );
     },
     unregister() {
       for (const cfg of configs) c.kubectl(['delete', cfg.kind.toLowerCase(), cfg.metadata.name, '--ignore-not-found']);

@@ -30,7 +30,21 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, load, median, peakRssMiB, root } from './admission-lib.mjs';
 import { reviews } from './admission-reviews.mjs';
-import { cluster, createAll, enforcedPolicies, gatekeeper, gatekeeperModuleDir, kubectlCreate, kyverno, kyvernoModuleDir, log, meshlock, objectSet, postReview, sleep } from './peers-lib.mjs';
+import {
+  cluster,
+  createAll,
+  enforcedPolicies,
+  gatekeeper,
+  gatekeeperModuleDir,
+  kubectlCreate,
+  kyverno,
+  kyvernoModuleDir,
+  log,
+  meshlock,
+  objectSet,
+  postReview,
+  sleep,
+} from './peers-lib.mjs';
 
 const USAGE =
   'usage: node bench/peers.mjs [--peers kyverno,gatekeeper] [--rate N] [--seconds N] [--closed-seconds N] [--connections N] [--rounds N] [--objects N] [--e2e-rounds N] [--kyverno PATH] [--gatekeeper PATH] [--admission-reports] [--json FILE]';
@@ -75,15 +89,22 @@ const opts = {
 };
 
 const PEERS = ['kyverno', 'gatekeeper'];
-const peers = args.peers.split(',').map((p) => p.trim()).filter(Boolean);
+const peers = args.peers
+  .split(',')
+  .map((p) => p.trim())
+  .filter(Boolean);
 if (peers.length === 0 || peers.some((p) => !PEERS.includes(p))) {
-  process.stderr.write(`peers: --peers takes a comma-separated list of ${PEERS.join(', ')}, got ${JSON.stringify(args.peers)}\n${USAGE}\n`);
+  process.stderr.write(
+    `peers: --peers takes a comma-separated list of ${PEERS.join(', ')}, got ${JSON.stringify(args.peers)}\n${USAGE}\n`,
+  );
   process.exit(2);
 }
 
 const policyDir = path.resolve(root, '../shared/conformance/kyverno-istio/policies');
 if (!existsSync(policyDir)) {
-  process.stderr.write(`peers: the Kyverno Istio policies are not at ${policyDir} (shared/ must sit beside the repository)\n`);
+  process.stderr.write(
+    `peers: the Kyverno Istio policies are not at ${policyDir} (shared/ must sit beside the repository)\n`,
+  );
   process.exit(2);
 }
 if (!existsSync(path.join(root, 'dist/cli/main.js'))) {
@@ -98,14 +119,22 @@ function builtBinary(name, given, script, scriptArgs) {
     return given;
   }
   log(`making sure ${name} is built (${[script, ...scriptArgs].join(' ')}; 10-25 minutes the first time)`);
-  const r = spawnSync('bash', [path.join(root, script), ...scriptArgs], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const r = spawnSync('bash', [path.join(root, script), ...scriptArgs], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`${script} failed (exit ${r.status})`);
   return r.stdout.trim().split('\n').pop();
 }
 
 // --- 1. straight to the webhooks ----------------------------------------------------------------
 
-const DESCRIBE = ['pod validate (inject label)', 'pod mutate', 'PeerAuthentication STRICT', 'PeerAuthentication PERMISSIVE'];
+const DESCRIBE = [
+  'pod validate (inject label)',
+  'pod mutate',
+  'PeerAuthentication STRICT',
+  'PeerAuthentication PERMISSIVE',
+];
 
 /** Each review of the mix once: what each server answers. */
 async function decisions(server) {
@@ -128,7 +157,12 @@ async function decisions(server) {
 async function measureDirect(server) {
   const base = { connections: opts.connections, paths: server.paths };
   const cpu0 = cpuSeconds(server.pid);
-  const atRate = await load(server.port, server.caFile, { ...base, mode: 'rate', rate: opts.rate, seconds: opts.seconds });
+  const atRate = await load(server.port, server.caFile, {
+    ...base,
+    mode: 'rate',
+    rate: opts.rate,
+    seconds: opts.seconds,
+  });
   const cpuPerRequestUs = ((cpuSeconds(server.pid) - cpu0) / atRate.ok) * 1e6;
   const closed = await load(server.port, server.caFile, { ...base, mode: 'closed', seconds: opts.closedSeconds });
   return { atRate, closed, cpuPerRequestUs };
@@ -143,10 +177,15 @@ async function idleCpu(server, seconds = 10) {
 
 // --- the run -------------------------------------------------------------------------------------
 
-const f = (n, d = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+const f = (n, d = 1) =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a';
 function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ')).join('\n');
+  return rows
+    .map((r) =>
+      r.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  '),
+    )
+    .join('\n');
 }
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'meshlock-peers-'));
@@ -156,7 +195,16 @@ if (peers.includes('kyverno')) {
   const bin = builtBinary('kyverno', args.kyverno, 'bench/kyverno/build.sh', ['admission-controller']);
   const moduleDir = kyvernoModuleDir();
   versions.kyverno = /@(v[^/]+)$/.exec(moduleDir)?.[1] ?? 'unknown';
-  setups.push(['kyverno', (c) => kyverno(c, work, { bin, moduleDir, policies: enforcedPolicies(policyDir), admissionReports: args['admission-reports'] })]);
+  setups.push([
+    'kyverno',
+    (c) =>
+      kyverno(c, work, {
+        bin,
+        moduleDir,
+        policies: enforcedPolicies(policyDir),
+        admissionReports: args['admission-reports'],
+      }),
+  ]);
 }
 if (peers.includes('gatekeeper')) {
   const bin = builtBinary('gatekeeper', args.gatekeeper, 'bench/gatekeeper/build.sh', []);
@@ -179,10 +227,13 @@ const keys = ['meshlock', ...peers];
 try {
   // Namespaces for the apiserver phase exist before any webhook does (each peer would label them its own way).
   const runs = [];
-  for (let r = 0; r < opts.e2eRounds; r++) for (const who of ['none', ...keys]) runs.push({ who, round: r, ns: `peers-${who}-${r}`, kns: `peers-kubectl-${who}-${r}` });
+  for (let r = 0; r < opts.e2eRounds; r++)
+    for (const who of ['none', ...keys])
+      runs.push({ who, round: r, ns: `peers-${who}-${r}`, kns: `peers-kubectl-${who}-${r}` });
   // With the ServiceAccount they name: the apiserver's ServiceAccount admission refuses pods without it.
   const podSa = reviews()[0].review.request.object.spec.serviceAccountName;
-  for (const x of runs) for (const ns of [x.ns, x.kns]) c.ensureNamespace(ns, { 'istio-injection': 'enabled' }, [podSa]);
+  for (const x of runs)
+    for (const ns of [x.ns, x.kns]) c.ensureNamespace(ns, { 'istio-injection': 'enabled' }, [podSa]);
   // The namespace of the reviews sent straight to the webhooks: Gatekeeper looks it up to match constraints.
   c.ensureNamespace(reviews()[0].review.request.namespace, { 'istio-injection': 'enabled' });
 
@@ -205,7 +256,9 @@ try {
     // The order rotates from round to round, so no server always runs first or last.
     const order = keys.map((_, i) => keys[(i + r) % keys.length]);
     for (const key of order) {
-      log(`round ${r + 1}/${opts.rounds}: ${servers[key].name} straight over HTTPS (load ${os.loadavg()[0].toFixed(1)})`);
+      log(
+        `round ${r + 1}/${opts.rounds}: ${servers[key].name} straight over HTTPS (load ${os.loadavg()[0].toFixed(1)})`,
+      );
       direct[key].push(await measureDirect(servers[key]));
     }
   }
@@ -213,7 +266,11 @@ try {
   for (const key of keys) {
     const rs = direct[key];
     out.direct[key] = {
-      rate: { throughput: median(rs.map((x) => x.atRate.throughput)), p50: median(rs.map((x) => x.atRate.p50)), p99: median(rs.map((x) => x.atRate.p99)) },
+      rate: {
+        throughput: median(rs.map((x) => x.atRate.throughput)),
+        p50: median(rs.map((x) => x.atRate.p50)),
+        p99: median(rs.map((x) => x.atRate.p99)),
+      },
       cpuPerRequestUs: median(rs.map((x) => x.cpuPerRequestUs)),
       capacity: median(rs.map((x) => x.closed.throughput)),
       closedP99: median(rs.map((x) => x.closed.p99)),
@@ -250,7 +307,9 @@ try {
     for (const who of order) {
       const x = runs.find((y) => y.who === who && y.round === r);
       await only(who);
-      log(`round ${r + 1}/${opts.e2eRounds}: ${opts.objects} objects through the apiserver, webhook: ${who} (load ${os.loadavg()[0].toFixed(1)})`);
+      log(
+        `round ${r + 1}/${opts.e2eRounds}: ${opts.objects} objects through the apiserver, webhook: ${who} (load ${os.loadavg()[0].toFixed(1)})`,
+      );
       const api = await createAll(c, objectSet(x.ns, opts.objects));
       const kc = kubectlCreate(c, objectSet(x.kns, opts.objects), work);
       e2e[who].push({ api, kubectl: kc });
@@ -283,26 +342,56 @@ const label = (key) => (key === 'meshlock' ? 'meshlock' : `${servers[key].name} 
 const d = out.direct;
 const patchOps = (p) => {
   try {
-    return JSON.parse(p).map((o) => `${o.op} ${o.path}`).join(', ');
+    return JSON.parse(p)
+      .map((o) => `${o.op} ${o.path}`)
+      .join(', ');
   } catch {
     return p;
   }
 };
-const show = (z) => `${z.http} ${z.allowed ? 'allowed' : 'denied'}${z.patch ? ` + patch (${patchOps(z.patch)})` : ''}${z.warnings ? ` ${z.warnings} warning(s)` : ''}`;
+const show = (z) =>
+  `${z.http} ${z.allowed ? 'allowed' : 'denied'}${z.patch ? ` + patch (${patchOps(z.patch)})` : ''}${z.warnings ? ` ${z.warnings} warning(s)` : ''}`;
 const lines = [
   `meshlock vs ${peers.map((k) => label(k)).join(' and ')}: the Istio policies of the Kyverno library in Enforce${peers.includes('gatekeeper') ? ' (Gatekeeper: the same checks as constraints, bench/gatekeeper/policies.yaml)' : ''}; Kyverno admission reports ${out.admissionReports ? 'on' : 'off'}`,
   `machine: ${out.machine.cpus} cores (${out.machine.model}), Node ${out.machine.node}, kube-apiserver ${out.k8s}; load average ${f(out.loadAtStart)} at the start, ${f(out.loadAfterDirect)} after the direct rounds, ${f(out.loadAtEnd)} at the end`,
   '',
   'Decisions on the mix (straight to each webhook):',
-  table([['review', ...keys.map(label)], ...out.decisions.meshlock.map((x, i) => [x.review, ...keys.map((k) => show(out.decisions[k][i]))])]),
-  ...keys.flatMap((k) => out.decisions[k].filter((z) => !z.allowed).map((z) => `  ${label(k)} on ${z.review}: ${z.message ?? '(no message)'}`)),
+  table([
+    ['review', ...keys.map(label)],
+    ...out.decisions.meshlock.map((x, i) => [x.review, ...keys.map((k) => show(out.decisions[k][i]))]),
+  ]),
+  ...keys.flatMap((k) =>
+    out.decisions[k]
+      .filter((z) => !z.allowed)
+      .map((z) => `  ${label(k)} on ${z.review}: ${z.message ?? '(no message)'}`),
+  ),
   '',
   `Straight to each webhook over HTTPS (${opts.rounds} rounds in rotating order, medians; ${opts.connections} keep-alive connections):`,
   table([
-    ['server', `p50 ms @${opts.rate}/s`, `p99 ms @${opts.rate}/s`, 'CPU us/req', 'capacity req/s', 'closed p99 ms', 'peak RSS MiB', 'idle CPU ms/s', 'errors'],
+    [
+      'server',
+      `p50 ms @${opts.rate}/s`,
+      `p99 ms @${opts.rate}/s`,
+      'CPU us/req',
+      'capacity req/s',
+      'closed p99 ms',
+      'peak RSS MiB',
+      'idle CPU ms/s',
+      'errors',
+    ],
     ...keys.map((k) => {
       const x = d[k];
-      return [label(k), f(x.rate.p50, 2), f(x.rate.p99, 2), f(x.cpuPerRequestUs, 0), f(x.capacity, 0), f(x.closedP99, 1), f(x.peakRssMiB, 0), f(out.idleCpuMsPerS[k], 1), x.errors];
+      return [
+        label(k),
+        f(x.rate.p50, 2),
+        f(x.rate.p99, 2),
+        f(x.cpuPerRequestUs, 0),
+        f(x.capacity, 0),
+        f(x.closedP99, 1),
+        f(x.peakRssMiB, 0),
+        f(out.idleCpuMsPerS[k], 1),
+        x.errors,
+      ];
     }),
   ]),
   `capacity per round: ${keys.map((k) => `${label(k)} ${d[k].perRound.join(', ')}`).join('; ')}`,
@@ -313,10 +402,30 @@ const lines = [
   '',
   `Through the apiserver: ${opts.objects} objects (pods and PeerAuthentications as in the mix), one after another, one webhook registered at a time, ${opts.e2eRounds} rounds, medians:`,
   table([
-    ['webhook registered', 'p50 ms', 'p99 ms', 'mean ms', 'API total s', 'HTTP statuses', 'kubectl create -f s', 'created'],
+    [
+      'webhook registered',
+      'p50 ms',
+      'p99 ms',
+      'mean ms',
+      'API total s',
+      'HTTP statuses',
+      'kubectl create -f s',
+      'created',
+    ],
     ...['none', ...keys].map((key) => {
       const x = out.e2e[key];
-      return [key === 'none' ? 'none' : label(key), f(x.p50, 2), f(x.p99, 2), f(x.mean, 2), f(x.seconds, 2), Object.entries(x.statuses).map(([s, n]) => `${s}:${n}`).join(' '), f(x.kubectlSeconds, 2), x.kubectlCreated];
+      return [
+        key === 'none' ? 'none' : label(key),
+        f(x.p50, 2),
+        f(x.p99, 2),
+        f(x.mean, 2),
+        f(x.seconds, 2),
+        Object.entries(x.statuses)
+          .map(([s, n]) => `${s}:${n}`)
+          .join(' '),
+        f(x.kubectlSeconds, 2),
+        x.kubectlCreated,
+      ];
     }),
   ]),
   `added per object by the webhook (mean over no webhook): ${keys.map((k) => `${label(k)} ${f(out.e2e[k].mean - out.e2e.none.mean, 2)} ms`).join(', ')}`,

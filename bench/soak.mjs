@@ -2,7 +2,16 @@
 // against the engine's decision, RSS printed over time. Fails when an answer is wrong or lost, or
 // when RSS grows more than 5% from the end of the warm-up to the end of the run.
 // Run: npm run soak [-- --minutes 10 --rate 300 --warmup 1 --every 30]
-import { benchCertificates, checkedMix, flags, percentile, rssMiB, sleep, startLoad, startMeshlock } from './hardening-lib.mjs';
+import {
+  benchCertificates,
+  checkedMix,
+  flags,
+  percentile,
+  rssMiB,
+  sleep,
+  startLoad,
+  startMeshlock,
+} from './hardening-lib.mjs';
 
 const opt = flags({ minutes: 10, rate: 300, warmup: 1, every: 30, connections: 16 });
 const certs = await benchCertificates();
@@ -44,6 +53,7 @@ process.stdout.write(
 const errors = {};
 for (const t of tallies) for (const [k, n] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + n;
 if (Object.keys(errors).length > 0) process.stdout.write(`errors: ${JSON.stringify(errors)}\n`);
-const ok = alive && exit.code === 0 && sum('wrong') + sum('lost') + sum('refused') + sum('busy') === 0 && growth <= 0.05;
+const ok =
+  alive && exit.code === 0 && sum('wrong') + sum('lost') + sum('refused') + sum('busy') === 0 && growth <= 0.05;
 process.stdout.write(ok ? 'soak passed\n' : 'soak FAILED\n');
 process.exitCode = ok ? 0 : 1;

@@ -14,7 +14,9 @@ const CLI = join(repoRoot, 'dist/cli/main.js');
 
 function meshlock(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(NODE, [CLI, ...args], { cwd: repoRoot }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    execFile(NODE, [CLI, ...args], { cwd: repoRoot }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -44,7 +46,22 @@ async function caFile(_t: unknown): Promise<string> {
 
 t.test('certs init: a CA and a serving certificate with every name of the Service, keys 0600', async (t) => {
   const out = tmp(t);
-  const r = await meshlock(['certs', 'init', '--out', out, '--service', 'ml', '--namespace', 'sec', '--ip', '127.0.0.1', '--dns', 'ml.example.test', '--days', '10']);
+  const r = await meshlock([
+    'certs',
+    'init',
+    '--out',
+    out,
+    '--service',
+    'ml',
+    '--namespace',
+    'sec',
+    '--ip',
+    '127.0.0.1',
+    '--dns',
+    'ml.example.test',
+    '--days',
+    '10',
+  ]);
   t.equal(r.code, 0, r.stderr);
   for (const f of ['ca.key', 'tls.key']) t.equal(statSync(join(out, f)).mode & 0o777, 0o600, `${f} is 0600`);
   const leaf = new X509Certificate(readFileSync(join(out, 'tls.crt')));
@@ -95,7 +112,13 @@ t.test('certs renew rotates a CA near its end with old and new CA both in the bu
   const out = tmp(t);
   const past = new Date(Date.now() - 350 * DAY);
   const oldCa = createCertificateAuthority({ days: 365, now: past });
-  const s = issueServingCertificate(oldCa, { commonName: 'x', dns: ['meshlock.meshlock.svc'], ips: [], days: 365, now: past });
+  const s = issueServingCertificate(oldCa, {
+    commonName: 'x',
+    dns: ['meshlock.meshlock.svc'],
+    ips: [],
+    days: 365,
+    now: past,
+  });
   writeFileSync(join(out, 'ca.crt'), oldCa.certPem);
   writeFileSync(join(out, 'ca.key'), oldCa.keyPem, { mode: 0o600 });
   writeFileSync(join(out, 'tls.crt'), s.certPem);
@@ -104,7 +127,9 @@ t.test('certs renew rotates a CA near its end with old and new CA both in the bu
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /CA rotated/);
   const bundle = readFileSync(join(out, 'ca.crt'), 'utf8');
-  const cas = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p));
+  const cas = bundle
+    .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!
+    .map((p) => new X509Certificate(p));
   t.equal(cas.length, 2);
   t.equal(cas[1]!.fingerprint256, new X509Certificate(oldCa.certPem).fingerprint256, 'the old CA stays trusted');
   const leaf = new X509Certificate(readFileSync(join(out, 'tls.crt')));
@@ -119,15 +144,22 @@ t.test('certs renew without certificates says to run init', async (t) => {
 });
 
 // A fake apiserver serving the two webhook configurations over HTTP.
-async function fakeApiserver(t: { teardown(fn: () => void): void }, configs: Record<string, { name: string; clientConfig: Record<string, string> }[]>) {
+async function fakeApiserver(
+  t: { teardown(fn: () => void): void },
+  configs: Record<string, { name: string; clientConfig: Record<string, string> }[]>,
+) {
   const patches: { path: string; type: string; body: unknown }[] = [];
   const server = createServer(async (req, res) => {
     let raw = '';
     for await (const c of req) raw += c;
-    const m = /^\/apis\/admissionregistration\.k8s\.io\/v1\/(validating|mutating)webhookconfigurations\/(.+)$/.exec(req.url ?? '');
+    const m = /^\/apis\/admissionregistration\.k8s\.io\/v1\/(validating|mutating)webhookconfigurations\/(.+)$/.exec(
+      req.url ?? '',
+    );
     const webhooks = m ? configs[`${m[1]}/${m[2]}`] : undefined;
     if (!m || !webhooks) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 }));
       return;
     }
     if (req.method === 'PATCH') {
@@ -137,25 +169,38 @@ async function fakeApiserver(t: { teardown(fn: () => void): void }, configs: Rec
         if (op.op === 'add') webhooks[i]!.clientConfig['caBundle'] = op.value;
       }
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'X', metadata: { name: m[2] }, webhooks }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'X',
+        metadata: { name: m[2] },
+        webhooks,
+      }),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => server.close());
   const dir = mkdtempSync(join(tmpdir(), 'meshlock-kc-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = join(dir, 'config');
-  writeFileSync(kubeconfig, `apiVersion: v1
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
 kind: Config
 clusters: [{name: fake, cluster: {server: "http://127.0.0.1:${(server.address() as { port: number }).port}", insecure-skip-tls-verify: true}}]
 users: [{name: fake, user: {token: x}}]
 contexts: [{name: fake, context: {cluster: fake, user: fake}}]
 current-context: fake
-`);
+`,
+  );
   return { kubeconfig, patches };
 }
 
 const hooks = (): Record<string, { name: string; clientConfig: Record<string, string> }[]> => ({
-  'validating/meshlock': [{ name: 'a.meshlock.dev', clientConfig: {} }, { name: 'b.meshlock.dev', clientConfig: {} }],
+  'validating/meshlock': [
+    { name: 'a.meshlock.dev', clientConfig: {} },
+    { name: 'b.meshlock.dev', clientConfig: {} },
+  ],
   'mutating/00-meshlock': [{ name: 'c.meshlock.dev', clientConfig: {} }],
 });
 

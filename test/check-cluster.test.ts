@@ -16,7 +16,12 @@ const LISTS: Record<string, unknown[]> = {
     { metadata: { name: 'amb', labels: { 'istio.io/dataplane-mode': 'ambient' } } },
     { metadata: { name: 'shop', labels: { 'istio-injection': 'enabled' } } },
   ],
-  '/apis/security.istio.io/v1/peerauthentications': [{ metadata: { name: 'legacy', namespace: 'shop', creationTimestamp: '2024-01-01T00:00:00Z' }, spec: { mtls: { mode: 'PERMISSIVE' } } }],
+  '/apis/security.istio.io/v1/peerauthentications': [
+    {
+      metadata: { name: 'legacy', namespace: 'shop', creationTimestamp: '2024-01-01T00:00:00Z' },
+      spec: { mtls: { mode: 'PERMISSIVE' } },
+    },
+  ],
   '/apis/networking.istio.io/v1/destinationrules': [],
 };
 const asked: string[] = [];
@@ -58,8 +63,10 @@ contexts:
 current-context: dead
 `,
 );
-const POD = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: amb\nspec:\n  containers: [{name: app, image: nginx}]\n';
-const PA = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: legacy\n  namespace: shop\nspec:\n  mtls:\n    mode: PERMISSIVE\n';
+const POD =
+  'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: amb\nspec:\n  containers: [{name: app, image: nginx}]\n';
+const PA =
+  'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: legacy\n  namespace: shop\nspec:\n  mtls:\n    mode: PERMISSIVE\n';
 
 interface Out {
   results: { name: string; operation?: string; decision: string; patch: unknown[]; rules: string[] }[];
@@ -67,7 +74,9 @@ interface Out {
 /** The CLI as a child process, asynchronously: this process must keep answering as the cluster. */
 function runCli(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(node, [join(repoRoot, 'dist/cli/main.js'), ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(node, [join(repoRoot, 'dist/cli/main.js'), ...args], {
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -81,9 +90,13 @@ const check = async (args: string[], input: string): Promise<{ code: number; out
   return { code: r.code, out: (r.stdout ? JSON.parse(r.stdout) : { results: [] }) as Out, stderr: r.stderr };
 };
 
-t.test("a pod in a namespace the cluster has in ambient mode gets no sidecar injection label", async (t) => {
+t.test('a pod in a namespace the cluster has in ambient mode gets no sidecar injection label', async (t) => {
   const offline = await check([], POD);
-  t.not(offline.out.results[0]?.patch.length, 0, 'offline, the namespace is unknown: the pod is labelled for injection');
+  t.not(
+    offline.out.results[0]?.patch.length,
+    0,
+    'offline, the namespace is unknown: the pod is labelled for injection',
+  );
   const live = await check(['--cluster', '--kubeconfig', kubeconfig, '--context', 'live'], POD);
   t.equal(live.code, 0, live.stderr);
   t.same(live.out.results[0]?.patch, [], "the cluster's ambient label is used");
@@ -94,7 +107,11 @@ t.test('a manifest of a policy the cluster already has is checked as an update o
   const offline = await check([], PA);
   t.equal(offline.out.results[0]?.decision, 'deny', 'offline it is a new PERMISSIVE policy');
   const live = await check(['--cluster', '--kubeconfig', kubeconfig, '--context', 'live'], PA);
-  t.equal(live.out.results[0]?.decision, 'warn', 'the live object is the old one: its violation is pre-existing, not denied');
+  t.equal(
+    live.out.results[0]?.decision,
+    'warn',
+    'the live object is the old one: its violation is pre-existing, not denied',
+  );
   t.same(live.out.results[0]?.rules, ['pa-mode']);
   const text = await runCli(['check', '-f', '-', '--cluster', '--kubeconfig', kubeconfig, '--context', 'live'], PA);
   t.match(text.stdout, /PeerAuthentication shop\/legacy \(update\)/);

@@ -46,10 +46,19 @@ function check(input: string): Out['results'][number] {
   return web;
 }
 
-t.test("a template runs as the proxy's UID the namespace sets: denied only when the Namespace is in the input", async (t) => {
-  const withNs = check(`${NAMESPACE}---\n${DEPLOYMENT}`);
-  t.equal(withNs.decision, 'deny');
-  t.ok(withNs.rules.includes('ld-proxy-uid'), `the namespace's proxy-uid 1000 is inherited: ${withNs.rules.join(', ')}`);
-  const alone = check(DEPLOYMENT);
-  t.notOk(alone.rules.includes('ld-proxy-uid'), `without the Namespace the default proxy UID (2102) applies: ${alone.rules.join(', ')}`);
-});
+t.test(
+  "a template runs as the proxy's UID the namespace sets: denied only when the Namespace is in the input",
+  async (t) => {
+    const withNs = check(`${NAMESPACE}---\n${DEPLOYMENT}`);
+    t.equal(withNs.decision, 'deny');
+    t.ok(
+      withNs.rules.includes('ld-proxy-uid'),
+      `the namespace's proxy-uid 1000 is inherited: ${withNs.rules.join(', ')}`,
+    );
+    const alone = check(DEPLOYMENT);
+    t.notOk(
+      alone.rules.includes('ld-proxy-uid'),
+      `without the Namespace the default proxy UID (2102) applies: ${alone.rules.join(', ')}`,
+    );
+  },
+);

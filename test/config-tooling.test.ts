@@ -27,7 +27,11 @@ function editorValidator(): ReturnType<Ajv['compile']> {
 }
 
 t.test('schema/config.schema.json is what `meshlock config schema` prints now', async (t) => {
-  t.equal(checkedIn, configJsonSchemaText(), 'schema/config.schema.json is stale: regenerate it with `npm run schema` and commit it');
+  t.equal(
+    checkedIn,
+    configJsonSchemaText(),
+    'schema/config.schema.json is stale: regenerate it with `npm run schema` and commit it',
+  );
   const printed = runCli('main', ['config', 'schema']);
   t.equal(printed.code, 0);
   t.equal(printed.stdout, checkedIn);
@@ -42,32 +46,47 @@ t.test('examples/config.yaml names the schema for yaml-language-server, and the 
   t.ok(validate(parse(text)), JSON.stringify(validate.errors));
 });
 
-t.test('the schema refuses what meshlock refuses: an unknown key, a bad mode, an exemption without a reason', async (t) => {
-  const validate = editorValidator();
-  for (const bad of [{ mdoe: 'enforce' }, { mode: 'block' }, { exemptions: [{ namespace: 'x' }] }, { rules: { 'no-such-rule': 'warn' } }]) {
-    t.notOk(validate(bad), JSON.stringify(bad));
-    const f = join(dir, 'bad.yaml');
-    writeFileSync(f, JSON.stringify(bad));
-    t.equal(runCli('main', ['config', 'validate', f]).code, 1, `meshlock config validate refuses ${JSON.stringify(bad)} too`);
-  }
-});
+t.test(
+  'the schema refuses what meshlock refuses: an unknown key, a bad mode, an exemption without a reason',
+  async (t) => {
+    const validate = editorValidator();
+    for (const bad of [
+      { mdoe: 'enforce' },
+      { mode: 'block' },
+      { exemptions: [{ namespace: 'x' }] },
+      { rules: { 'no-such-rule': 'warn' } },
+    ]) {
+      t.notOk(validate(bad), JSON.stringify(bad));
+      const f = join(dir, 'bad.yaml');
+      writeFileSync(f, JSON.stringify(bad));
+      t.equal(
+        runCli('main', ['config', 'validate', f]).code,
+        1,
+        `meshlock config validate refuses ${JSON.stringify(bad)} too`,
+      );
+    }
+  },
+);
 
-t.test('config validate: 0 for a valid file, 1 with every problem for an invalid one, 2 when unreadable or not named', async (t) => {
-  const good = runCli('main', ['config', 'validate', join(repoRoot, 'examples/config.yaml')]);
-  t.equal(good.code, 0, good.stderr);
-  t.match(good.stdout, /examples\/config\.yaml: valid/);
-  const f = join(dir, 'two.yaml');
-  writeFileSync(f, 'mode: block\nnamesapces: {}\n');
-  const bad = runCli('main', ['config', 'validate', f]);
-  t.equal(bad.code, 1);
-  t.match(bad.stderr, '/mode');
-  t.match(bad.stderr, 'unknown key "namesapces"');
-  const json = runCli('main', ['config', 'validate', '-c', f, '-o', 'json']);
-  t.equal(json.code, 1);
-  t.equal((JSON.parse(json.stdout) as { issues: unknown[] }).issues.length, 2);
-  t.equal(runCli('main', ['config', 'validate', join(dir, 'missing.yaml')]).code, 2);
-  t.equal(runCli('main', ['config', 'validate']).code, 2);
-});
+t.test(
+  'config validate: 0 for a valid file, 1 with every problem for an invalid one, 2 when unreadable or not named',
+  async (t) => {
+    const good = runCli('main', ['config', 'validate', join(repoRoot, 'examples/config.yaml')]);
+    t.equal(good.code, 0, good.stderr);
+    t.match(good.stdout, /examples\/config\.yaml: valid/);
+    const f = join(dir, 'two.yaml');
+    writeFileSync(f, 'mode: block\nnamesapces: {}\n');
+    const bad = runCli('main', ['config', 'validate', f]);
+    t.equal(bad.code, 1);
+    t.match(bad.stderr, '/mode');
+    t.match(bad.stderr, 'unknown key "namesapces"');
+    const json = runCli('main', ['config', 'validate', '-c', f, '-o', 'json']);
+    t.equal(json.code, 1);
+    t.equal((JSON.parse(json.stdout) as { issues: unknown[] }).issues.length, 2);
+    t.equal(runCli('main', ['config', 'validate', join(dir, 'missing.yaml')]).code, 2);
+    t.equal(runCli('main', ['config', 'validate']).code, 2);
+  },
+);
 
 t.test('bash completion completes commands, subcommands, flags and flag values', async (t) => {
   const script = runCli('main', ['completion', 'bash']);
@@ -76,7 +95,14 @@ t.test('bash completion completes commands, subcommands, flags and flag values',
   writeFileSync(file, script.stdout);
   const complete = (line: string): string[] => {
     const words = line.split(' ');
-    const r = spawnSync('bash', ['-c', `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _meshlock; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _meshlock; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ],
+      { encoding: 'utf8' },
+    );
     t.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter(Boolean);
   };

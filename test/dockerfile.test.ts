@@ -8,11 +8,22 @@ import { join, resolve } from 'node:path';
 const repoRoot = resolve(import.meta.dirname, '..');
 const text = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
 
-interface Instr { op: string; args: string }
-interface Stage { from: string; name?: string; instrs: Instr[] }
+interface Instr {
+  op: string;
+  args: string;
+}
+interface Stage {
+  from: string;
+  name?: string;
+  instrs: Instr[];
+}
 function parse(src: string): Stage[] {
   const stages: Stage[] = [];
-  const lines = src.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = src
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const line of lines) {
     const [, op = '', args = ''] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
     const upper = op.toUpperCase();
@@ -28,7 +39,10 @@ function parse(src: string): Stage[] {
 const stages = parse(text);
 const build = stages[0]!;
 const run = stages.at(-1)!;
-const dockerignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const dockerignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 
 // .dockerignore semantics for the simple patterns used: last match wins, "!" re-includes.
 function included(path: string): boolean {
@@ -45,7 +59,10 @@ t.test('multi-stage: built on Node 24 with the full toolchain, run on a minimal 
   t.ok(stages.length >= 2);
   t.match(build.from, /^node:24(-|$)/);
   t.match(run.from, /^gcr\.io\/distroless\/nodejs24-debian12(:|$)|^node:24-slim$/);
-  const runs = build.instrs.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+  const runs = build.instrs
+    .filter((i) => i.op === 'RUN')
+    .map((i) => i.args)
+    .join('\n');
   t.match(runs, /npm ci/);
   t.match(runs, /npm run build/);
   t.match(runs, /npm prune --omit=dev|npm ci --omit=dev/, 'only production dependencies reach the image');
@@ -64,13 +81,19 @@ t.test('every file the build stage copies from the context exists and is not ign
   t.notOk(included('.git'));
 });
 
-t.test('the run stage takes only package.json, production node_modules and dist/ from the build, and runs nothing', async (t) => {
-  const copies = run.instrs.filter((i) => i.op === 'COPY');
-  t.ok(copies.every((c) => c.args.includes(`--from=${build.name}`)), 'everything comes from the build stage');
-  const sources = copies.map((c) => c.args.split(/\s+/).filter((p) => !p.startsWith('--'))[0]);
-  t.same(sources.sort(), ['/src/dist', '/src/node_modules', '/src/package.json']);
-  t.equal(run.instrs.filter((i) => i.op === 'RUN').length, 0, 'no RUN: the image needs no shell');
-});
+t.test(
+  'the run stage takes only package.json, production node_modules and dist/ from the build, and runs nothing',
+  async (t) => {
+    const copies = run.instrs.filter((i) => i.op === 'COPY');
+    t.ok(
+      copies.every((c) => c.args.includes(`--from=${build.name}`)),
+      'everything comes from the build stage',
+    );
+    const sources = copies.map((c) => c.args.split(/\s+/).filter((p) => !p.startsWith('--'))[0]);
+    t.same(sources.sort(), ['/src/dist', '/src/node_modules', '/src/package.json']);
+    t.equal(run.instrs.filter((i) => i.op === 'RUN').length, 0, 'no RUN: the image needs no shell');
+  },
+);
 
 t.test('the image runs as a non-root numeric user', async (t) => {
   const user = run.instrs.filter((i) => i.op === 'USER').at(-1)?.args ?? '';
@@ -90,9 +113,19 @@ t.test('the entrypoint runs the built CLI with serve, in exec form', async (t) =
   t.equal(argv[2], 'serve');
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
   t.equal(pkg.bin['meshlock'], 'dist/cli/main.js', 'the same file as the meshlock bin');
-  const tsbuild = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string; rootDir: string } };
-  t.same([tsbuild.compilerOptions.rootDir, tsbuild.compilerOptions.outDir], ['src', 'dist'], 'src/cli/main.ts builds to dist/cli/main.js');
+  const tsbuild = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as {
+    compilerOptions: { outDir: string; rootDir: string };
+  };
+  t.same(
+    [tsbuild.compilerOptions.rootDir, tsbuild.compilerOptions.outDir],
+    ['src', 'dist'],
+    'src/cli/main.ts builds to dist/cli/main.js',
+  );
   // The built file answers `serve --help` (npm test builds before running the tests).
-  const help = execFileSync(join(repoRoot, 'node_modules/.bin/node'), [join(repoRoot, 'dist/cli/main.js'), 'serve', '--help'], { encoding: 'utf8' });
+  const help = execFileSync(
+    join(repoRoot, 'node_modules/.bin/node'),
+    [join(repoRoot, 'dist/cli/main.js'), 'serve', '--help'],
+    { encoding: 'utf8' },
+  );
   t.match(help, /--tls-cert/);
 });

@@ -9,15 +9,30 @@ interface Out {
 }
 
 t.test('examples/config-edges.yaml lets the edge port be PERMISSIVE and no other', async (t) => {
-  const r = runCli('main', ['check', '-o', 'json', '-c', 'examples/config-edges.yaml', '-f', 'examples/manifests/edge/']);
+  const r = runCli('main', [
+    'check',
+    '-o',
+    'json',
+    '-c',
+    'examples/config-edges.yaml',
+    '-f',
+    'examples/manifests/edge/',
+  ]);
   t.equal(r.code, 1, 'one manifest is denied');
   const out = JSON.parse(r.stdout) as Out;
-  t.same(out.results.map((x) => [x.name, x.decision, x.rules]), [
-    ['controller-webhook', 'allow', []],
-    ['controller-metrics', 'deny', ['pa-port-mode']],
-  ]);
+  t.same(
+    out.results.map((x) => [x.name, x.decision, x.rules]),
+    [
+      ['controller-webhook', 'allow', []],
+      ['controller-metrics', 'deny', ['pa-port-mode']],
+    ],
+  );
   const without = JSON.parse(runCli('main', ['check', '-o', 'json', '-f', 'examples/manifests/edge/']).stdout) as Out;
-  t.same(without.results.map((x) => x.decision), ['deny', 'deny'], 'without the edge both are denied');
+  t.same(
+    without.results.map((x) => x.decision),
+    ['deny', 'deny'],
+    'without the edge both are denied',
+  );
 });
 
 t.test('examples/manifests/job.yaml gets the injection label and the native-sidecar annotation', async (t) => {

@@ -19,7 +19,11 @@ function sources(dir: string): string[] {
 }
 
 t.test('every class that extends Error in src/ is the base class itself', async (t) => {
-  const offenders = sources(join(repoRoot, 'src')).flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/class (\w+) extends Error\b/g)].map((m) => `${f.slice(repoRoot.length + 1)}: ${m[1]}`));
+  const offenders = sources(join(repoRoot, 'src')).flatMap((f) =>
+    [...readFileSync(f, 'utf8').matchAll(/class (\w+) extends Error\b/g)].map(
+      (m) => `${f.slice(repoRoot.length + 1)}: ${m[1]}`,
+    ),
+  );
   t.same(offenders, ['src/errors.ts: MeshlockError'], 'only MeshlockError extends Error directly');
 });
 
@@ -51,7 +55,11 @@ t.test("each layer's errors carry their catalogue code", async (t) => {
   }
 
   try {
-    admit('validate', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} }, { config: defaultConfig(), now: new Date() });
+    admit(
+      'validate',
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} },
+      { config: defaultConfig(), now: new Date() },
+    );
     t.fail('a review without a uid is answered');
   } catch (e) {
     t.ok(e instanceof MeshlockHttpError && e instanceof MeshlockError, 'admission: MeshlockHttpError');

@@ -7,7 +7,11 @@ import path from 'node:path';
 import { NODE, REPO_ROOT } from './lib/server.js';
 
 t.test('npm run fuzz: 2,000 random reviews, no 5xx, no crash, the engine decision for each', async (t) => {
-  const r = spawnSync(NODE, [path.join(REPO_ROOT, 'bench/fuzz.mjs'), '--requests', '2000', '--concurrency', '8', '--seed', '20261130'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(
+    NODE,
+    [path.join(REPO_ROOT, 'bench/fuzz.mjs'), '--requests', '2000', '--concurrency', '8', '--seed', '20261130'],
+    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 },
+  );
   t.equal(r.status, 0, `fuzz exits 0\n${r.stdout}\n${r.stderr.slice(-2000)}`);
   t.match(r.stdout, /fuzz: 2000 requests .* server alive/);
   t.notMatch(r.stdout, /FAIL/);

@@ -43,7 +43,10 @@ interface Action {
 const action = parse(readFileSync(join(repoRoot, 'action.yml'), 'utf8')) as Action;
 
 /** Runs the action's shell steps (setup-node and the install step are what the runner does for us). */
-function runAction(cwd: string, inputs: Record<string, string>): { code: number; out: string; outputs: Record<string, string> } {
+function runAction(
+  cwd: string,
+  inputs: Record<string, string>,
+): { code: number; out: string; outputs: Record<string, string> } {
   const values = Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, inputs[k] ?? v.default ?? '']));
   const expr = (s: string): string => s.replace(/\$\{\{\s*inputs\.([\w-]+)\s*\}\}/g, (_, k: string) => values[k] ?? '');
   const outFile = join(cwd, '.github-output');
@@ -52,7 +55,13 @@ function runAction(cwd: string, inputs: Record<string, string>): { code: number;
   let code = 0;
   for (const step of action.runs.steps) {
     if (step.uses || step.id === 'install' || !step.run) continue;
-    const env = { ...process.env, PATH, GITHUB_ACTION_PATH: repoRoot, GITHUB_OUTPUT: outFile, ...Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expr(v)])) };
+    const env = {
+      ...process.env,
+      PATH,
+      GITHUB_ACTION_PATH: repoRoot,
+      GITHUB_OUTPUT: outFile,
+      ...Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expr(v)])),
+    };
     const r = spawnSync('bash', ['-e', '-c', expr(step.run)], { cwd, env, encoding: 'utf8' });
     out += r.stdout + r.stderr;
     code = r.status ?? -1;
@@ -69,8 +78,12 @@ function runAction(cwd: string, inputs: Record<string, string>): { code: number;
 
 t.test('action.yml is a composite action whose outputs come from the check step', async (t) => {
   t.equal(action.runs.using, 'composite');
-  t.ok(action.runs.steps.some((s) => s.uses?.startsWith('actions/setup-node@')), 'sets up Node');
-  for (const s of action.runs.steps.filter((x) => x.run)) t.equal(s.shell, 'bash', 'composite run steps name their shell');
+  t.ok(
+    action.runs.steps.some((s) => s.uses?.startsWith('actions/setup-node@')),
+    'sets up Node',
+  );
+  for (const s of action.runs.steps.filter((x) => x.run))
+    t.equal(s.shell, 'bash', 'composite run steps name their shell');
   t.same(Object.keys(action.outputs).sort(), ['exit-code', 'sarif-file']);
   for (const o of Object.values(action.outputs)) t.match(o.value, /steps\.check\.outputs\./);
 });
@@ -80,31 +93,55 @@ t.test('the action passes clean manifests and writes a SARIF 2.1.0 file', async 
   const r = runAction(ws, { files: 'k8s' });
   t.equal(r.code, 0, r.out);
   t.same(r.outputs, { 'sarif-file': 'meshlock.sarif', 'exit-code': '0' });
-  const sarif = JSON.parse(readFileSync(join(ws, 'meshlock.sarif'), 'utf8')) as { version: string; runs: { results: unknown[] }[] };
+  const sarif = JSON.parse(readFileSync(join(ws, 'meshlock.sarif'), 'utf8')) as {
+    version: string;
+    runs: { results: unknown[] }[];
+  };
   t.equal(sarif.version, '2.1.0');
   t.same(sarif.runs[0]?.results, []);
   t.match(r.out, /1 object: 0 denied/, 'the text report is in the log');
 });
 
-t.test('the action fails on a would-be denial, with the result located in the repository for code scanning', async (t) => {
-  const ws = workspace({ 'k8s/open.yaml': PA('open', 'PERMISSIVE'), 'k8s/strict.yaml': PA('strict', 'STRICT') });
-  const r = runAction(ws, { files: 'k8s', 'sarif-file': 'out/m.sarif' });
-  t.equal(r.code, 1, r.out);
-  t.equal(r.outputs['exit-code'], '1');
-  t.match(r.out, /::error::meshlock check: something would be denied/);
-  const sarif = JSON.parse(readFileSync(join(ws, 'out/m.sarif'), 'utf8')) as { runs: { results: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[] };
-  const res = sarif.runs[0]?.results ?? [];
-  t.same(res.map((x) => x.ruleId), ['pa-mode']);
-  t.equal(res[0]?.locations[0]?.physicalLocation.artifactLocation.uri, 'k8s/open.yaml', 'a path relative to the checkout');
-  t.equal(res[0]?.locations[0]?.physicalLocation.region.startLine, 1);
-  const soft = runAction(ws, { files: 'k8s', 'fail-on-deny': 'false' });
-  t.equal(soft.code, 0, 'fail-on-deny: false only warns');
-  t.match(soft.out, /::warning::/);
-  t.equal(soft.outputs['exit-code'], '1');
-});
+t.test(
+  'the action fails on a would-be denial, with the result located in the repository for code scanning',
+  async (t) => {
+    const ws = workspace({ 'k8s/open.yaml': PA('open', 'PERMISSIVE'), 'k8s/strict.yaml': PA('strict', 'STRICT') });
+    const r = runAction(ws, { files: 'k8s', 'sarif-file': 'out/m.sarif' });
+    t.equal(r.code, 1, r.out);
+    t.equal(r.outputs['exit-code'], '1');
+    t.match(r.out, /::error::meshlock check: something would be denied/);
+    const sarif = JSON.parse(readFileSync(join(ws, 'out/m.sarif'), 'utf8')) as {
+      runs: {
+        results: {
+          ruleId: string;
+          locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[];
+        }[];
+      }[];
+    };
+    const res = sarif.runs[0]?.results ?? [];
+    t.same(
+      res.map((x) => x.ruleId),
+      ['pa-mode'],
+    );
+    t.equal(
+      res[0]?.locations[0]?.physicalLocation.artifactLocation.uri,
+      'k8s/open.yaml',
+      'a path relative to the checkout',
+    );
+    t.equal(res[0]?.locations[0]?.physicalLocation.region.startLine, 1);
+    const soft = runAction(ws, { files: 'k8s', 'fail-on-deny': 'false' });
+    t.equal(soft.code, 0, 'fail-on-deny: false only warns');
+    t.match(soft.out, /::warning::/);
+    t.equal(soft.outputs['exit-code'], '1');
+  },
+);
 
 t.test('the action fails on bad usage whatever fail-on-deny says: no objects, a bad config', async (t) => {
-  const ws = workspace({ 'docs/values.yaml': 'a: 1\n', 'bad-config.yaml': 'mode: block\n', 'k8s/strict.yaml': PA('strict', 'STRICT') });
+  const ws = workspace({
+    'docs/values.yaml': 'a: 1\n',
+    'bad-config.yaml': 'mode: block\n',
+    'k8s/strict.yaml': PA('strict', 'STRICT'),
+  });
   const none = runAction(ws, { files: 'docs', 'fail-on-deny': 'false' });
   t.equal(none.code, 2, none.out);
   t.match(none.out, /no Kubernetes objects/);
@@ -125,7 +162,9 @@ const hooks = parse(readFileSync(join(repoRoot, '.pre-commit-hooks.yaml'), 'utf8
 
 /** What pre-commit runs: the entry, then the staged files its `files` and `exclude` patterns select. */
 function runHook(hook: Hook, cwd: string, staged: string[]): { code: number; out: string } {
-  const files = staged.filter((f) => new RegExp(hook.files).test(f) && !(hook.exclude && new RegExp(hook.exclude).test(f)));
+  const files = staged.filter(
+    (f) => new RegExp(hook.files).test(f) && !(hook.exclude && new RegExp(hook.exclude).test(f)),
+  );
   const [bin, ...args] = hook.entry.split(' ');
   t.equal(bin, 'meshlock', 'the entry is the package bin');
   const r = spawnSync(node, [join(repoRoot, 'dist/cli/main.js'), ...args, ...files], { cwd, encoding: 'utf8' });
@@ -145,12 +184,20 @@ t.test('the pre-commit hook fails a commit that adds a would-be denial and passe
     'notes.txt': 'x',
   });
   t.equal(runHook(hook, ws, ['k8s/open.yaml', 'k8s/strict.yaml', 'notes.txt']).code, 1);
-  const clean = runHook(hook, ws, ['k8s/strict.yaml', '.github/workflows/ci.yml', 'chart/templates/svc.yaml', 'chart/values.yaml']);
+  const clean = runHook(hook, ws, [
+    'k8s/strict.yaml',
+    '.github/workflows/ci.yml',
+    'chart/templates/svc.yaml',
+    'chart/values.yaml',
+  ]);
   t.equal(clean.code, 0, clean.out);
   t.notMatch(clean.out, /templates\/svc\.yaml/, 'Helm templates are excluded by the hook');
   const onlyOther = runHook(hook, ws, ['.github/workflows/ci.yml']);
   t.equal(onlyOther.code, 0, `a commit without manifests passes: ${onlyOther.out}`);
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+    bin: Record<string, string>;
+  };
   t.match(pkg.scripts['prepack'], /build/, 'npm pack builds dist/ first');
   t.equal(pkg.bin['meshlock'], 'dist/cli/main.js');
 });

@@ -7,7 +7,14 @@ import { buildReport } from '../src/audit/build.js';
 import { checkObject } from '../src/check/check.js';
 import { inventoryOf } from '../src/audit/inventory.js';
 import { parseConfigText, resolveConfig } from '../src/config/index.js';
-import { inputFromObject, isSystemNamespace, namespaceEnrolment, podFacts, podMembership, violationsOf } from '../src/policy/index.js';
+import {
+  inputFromObject,
+  isSystemNamespace,
+  namespaceEnrolment,
+  podFacts,
+  podMembership,
+  violationsOf,
+} from '../src/policy/index.js';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const config = resolveConfig(parseConfigText(''), 'meshlock');
@@ -44,7 +51,8 @@ const podAnnotations = fc.record(
 const proxy = fc.constantFrom('none', 'container', 'native', 'init-only');
 const mode = fc.constantFrom(undefined, 'STRICT', 'PERMISSIVE', 'DISABLE', 'UNSET');
 
-const clean = (o: Record<string, string | undefined>): Record<string, string> => Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined));
+const clean = (o: Record<string, string | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined));
 
 interface Sample {
   ns: string;
@@ -79,10 +87,19 @@ function objects(s: Sample): { ns: unknown; pod: Record<string, unknown>; all: u
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'p', namespace: s.ns, labels: s.labels, annotations: s.annotations },
-    spec: { containers, ...(initContainers.length ? { initContainers } : {}), ...(s.hostNetwork ? { hostNetwork: true } : {}) },
+    spec: {
+      containers,
+      ...(initContainers.length ? { initContainers } : {}),
+      ...(s.hostNetwork ? { hostNetwork: true } : {}),
+    },
     status: { phase: 'Running' },
   };
-  const pa = (namespace: string, name: string, m: string | undefined): unknown => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace, creationTimestamp: '2026-01-01T00:00:00Z' }, spec: m === undefined ? {} : { mtls: { mode: m } } });
+  const pa = (namespace: string, name: string, m: string | undefined): unknown => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'PeerAuthentication',
+    metadata: { name, namespace, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: m === undefined ? {} : { mtls: { mode: m } },
+  });
   return { ns, pod, all: [ns, pod, pa('istio-system', 'default', s.meshMode), pa(s.ns, 'ns', s.nsMode)] };
 }
 
@@ -97,7 +114,10 @@ t.test('check, audit and engine answer enrolment, membership and scope as the Is
       const member = podMembership({ name: s.ns, labels: s.nsLabels }, podFacts(pod));
 
       // check's enrolment answer (the Namespace as written, validated alone).
-      const checked = checkObject({ file: 'x.yaml', index: 0, line: 1, object: ns }, ctx, { namespace: 'default', noMutate: true });
+      const checked = checkObject({ file: 'x.yaml', index: 0, line: 1, object: ns }, ctx, {
+        namespace: 'default',
+        noMutate: true,
+      });
       const checkSaysUnenrolled = checked.rules.some((r) => NOT_ENROLLED.has(r));
       if (checkSaysUnenrolled !== (inScope && !enrolment.enrolled)) return false;
 
@@ -106,24 +126,36 @@ t.test('check, audit and engine answer enrolment, membership and scope as the Is
       if (!inScope && podViolations.length > 0) return false;
 
       // The audit's meshed answer.
-      const report = buildReport(inventoryOf(structuredClone(all)), ctx, { source: { type: 'file', name: 'differential' } });
+      const report = buildReport(inventoryOf(structuredClone(all)), ctx, {
+        source: { type: 'file', name: 'differential' },
+      });
       const row = report.workloads.find((w) => w.namespace === s.ns);
       if (!inScope) return row === undefined;
       if (!row) return false;
       if (row.meshed !== member.meshed || row.dataplane !== member.dataplane) return false;
-      if (row.istio?.injection.rule !== member.injection.rule || row.istio?.capture.rule !== member.capture.rule) return false;
+      if (row.istio?.injection.rule !== member.injection.rule || row.istio?.capture.rule !== member.capture.rule)
+        return false;
       if (row.strict && !member.meshed) return false;
       // A pod Istio injects but that runs no proxy and is not captured: "should have a proxy, restart it".
-      if (!member.meshed && member.injection.injected === true && !/^should have a proxy, restart it/.test(row.reason ?? '')) return false;
-      if (row.reason !== undefined && /disables injection/.test(row.reason) && member.injection.injected !== false) return false;
+      if (
+        !member.meshed &&
+        member.injection.injected === true &&
+        !/^should have a proxy, restart it/.test(row.reason ?? '')
+      )
+        return false;
+      if (row.reason !== undefined && /disables injection/.test(row.reason) && member.injection.injected !== false)
+        return false;
       const nsRow = report.namespaces.find((n) => n.namespace === s.ns);
       if (nsRow?.enrolment !== enrolment.via) return false;
 
       // Enrolment and membership agree: an enrolled namespace serves a pod that opts out of nothing.
-      const plain = Object.keys(s.labels).every((k) => k === 'app') && Object.keys(s.annotations).length === 0 && !s.hostNetwork;
-      if (plain && enrolment.enrolled && member.injection.injected !== true && member.capture.captured !== true) return false;
+      const plain =
+        Object.keys(s.labels).every((k) => k === 'app') && Object.keys(s.annotations).length === 0 && !s.hostNetwork;
+      if (plain && enrolment.enrolled && member.injection.injected !== true && member.capture.captured !== true)
+        return false;
       // ...and a namespace check calls unenrolled serves such a pod by neither injection nor capture.
-      if (plain && checkSaysUnenrolled && (member.injection.injected === true || member.capture.captured === true)) return false;
+      if (plain && checkSaysUnenrolled && (member.injection.injected === true || member.capture.captured === true))
+        return false;
       return true;
     }),
     { numRuns: 400 },

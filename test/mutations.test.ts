@@ -47,8 +47,16 @@ spec: {containers: [{name: app, image: web:1}]}
   const patchOf = (kind: string, ns: string) => out.results.find((r) => r.kind === kind && r.namespace === ns)?.patch;
   t.same(patchOf('Deployment', 'mesh-ambient'), [], 'no patch in the ambient namespace');
   t.same(patchOf('Pod', 'mesh-ambient'), [], 'no patch for a pod in the ambient namespace');
-  t.same(patchOf('Deployment', 'mesh-sidecar'), [{ op: 'add', path: '/spec/template/metadata/labels/sidecar.istio.io~1inject', value: 'true' }], 'the sidecar namespace still gets the label');
-  t.same(check(['-f', '-'], deployment('elsewhere')).results[0]?.patch.length, 1, 'a namespace not in the input: the label is added, as the webhook would');
+  t.same(
+    patchOf('Deployment', 'mesh-sidecar'),
+    [{ op: 'add', path: '/spec/template/metadata/labels/sidecar.istio.io~1inject', value: 'true' }],
+    'the sidecar namespace still gets the label',
+  );
+  t.same(
+    check(['-f', '-'], deployment('elsewhere')).results[0]?.patch.length,
+    1,
+    'a namespace not in the input: the label is added, as the webhook would',
+  );
 });
 
 t.test('check: a Job template gets the native-sidecar annotation, unless nativeSidecarForJobs is false', async (t) => {
@@ -61,15 +69,33 @@ spec:
     spec: {restartPolicy: Never, containers: [{name: app, image: migrate:1}]}
 `;
   const paths = check(['-f', '-'], job).results[0]?.patch.map((op) => op.path);
-  t.same(paths, ['/spec/template/metadata/labels/sidecar.istio.io~1inject', '/spec/template/metadata/annotations', '/spec/template/metadata/annotations/sidecar.istio.io~1nativeSidecar']);
+  t.same(paths, [
+    '/spec/template/metadata/labels/sidecar.istio.io~1inject',
+    '/spec/template/metadata/annotations',
+    '/spec/template/metadata/annotations/sidecar.istio.io~1nativeSidecar',
+  ]);
   const dir = mkdtempSync(join(tmpdir(), 'meshlock-mut-'));
   writeFileSync(join(dir, 'c.yaml'), 'nativeSidecarForJobs: false\n');
-  t.same(check(['-f', '-', '--config', join(dir, 'c.yaml')], job).results[0]?.patch.map((op) => op.path), ['/spec/template/metadata/labels/sidecar.istio.io~1inject']);
+  t.same(
+    check(['-f', '-', '--config', join(dir, 'c.yaml')], job).results[0]?.patch.map((op) => op.path),
+    ['/spec/template/metadata/labels/sidecar.istio.io~1inject'],
+  );
 });
 
-t.test('check --old: a replicas-only change of a live Deployment yields no patch; a template change does', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'meshlock-mut-'));
-  writeFileSync(join(dir, 'live.yaml'), deployment('shop'));
-  t.same(check(['-f', '-', '--old', join(dir, 'live.yaml')], deployment('shop').replace('replicas: 2', 'replicas: 7')).results[0]?.patch, []);
-  t.equal(check(['-f', '-', '--old', join(dir, 'live.yaml')], deployment('shop').replace('image: web:1', 'image: web:2')).results[0]?.patch.length, 1);
-});
+t.test(
+  'check --old: a replicas-only change of a live Deployment yields no patch; a template change does',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshlock-mut-'));
+    writeFileSync(join(dir, 'live.yaml'), deployment('shop'));
+    t.same(
+      check(['-f', '-', '--old', join(dir, 'live.yaml')], deployment('shop').replace('replicas: 2', 'replicas: 7'))
+        .results[0]?.patch,
+      [],
+    );
+    t.equal(
+      check(['-f', '-', '--old', join(dir, 'live.yaml')], deployment('shop').replace('image: web:1', 'image: web:2'))
+        .results[0]?.patch.length,
+      1,
+    );
+  },
+);

@@ -4,7 +4,16 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { parseConfigText, resolveConfig, type ResolvedConfig } from '../src/config/index.js';
-import { applyPatch, mutate, validate, violationsOf, WARNING_MAX, type EngineInput, type Operation, type ValidationResult } from '../src/policy/index.js';
+import {
+  applyPatch,
+  mutate,
+  validate,
+  violationsOf,
+  WARNING_MAX,
+  type EngineInput,
+  type Operation,
+  type ValidationResult,
+} from '../src/policy/index.js';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const RUNS = { numRuns: 300 };
@@ -22,11 +31,35 @@ const CONFIGS = [
 
 const json = fc.jsonValue({ maxDepth: 3 });
 /** A value for a field: usually plausible, often arbitrary JSON, sometimes absent. */
-const anyOr = <T>(plausible: fc.Arbitrary<T>): fc.Arbitrary<unknown> => fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 2, arbitrary: json }, { weight: 1, arbitrary: fc.constant(undefined) });
-const namespaceName = fc.constantFrom('shop', 'team-a', 'istio-system', 'kube-system', 'meshlock', 'mesh-root', 'default');
+const anyOr = <T>(plausible: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+  fc.oneof(
+    { weight: 3, arbitrary: plausible },
+    { weight: 2, arbitrary: json },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+  );
+const namespaceName = fc.constantFrom(
+  'shop',
+  'team-a',
+  'istio-system',
+  'kube-system',
+  'meshlock',
+  'mesh-root',
+  'default',
+);
 const operation = fc.constantFrom<Operation>('CREATE', 'UPDATE', 'DELETE', 'CONNECT');
-const labelKey = fc.constantFrom('app', 'istio-injection', 'istio.io/rev', 'istio.io/dataplane-mode', 'sidecar.istio.io/inject', 'a/b~c', 'team');
-const labelValue = fc.oneof(fc.constantFrom('enabled', 'disabled', 'Enabled', 'true', 'false', '', 'ambient', 'none', 'canary'), fc.string({ maxLength: 8 }));
+const labelKey = fc.constantFrom(
+  'app',
+  'istio-injection',
+  'istio.io/rev',
+  'istio.io/dataplane-mode',
+  'sidecar.istio.io/inject',
+  'a/b~c',
+  'team',
+);
+const labelValue = fc.oneof(
+  fc.constantFrom('enabled', 'disabled', 'Enabled', 'true', 'false', '', 'ambient', 'none', 'canary'),
+  fc.string({ maxLength: 8 }),
+);
 const labels = fc.dictionary(labelKey, labelValue, { maxKeys: 4 });
 const annotationKey = fc.constantFrom(
   'sidecar.istio.io/inject',
@@ -38,14 +71,30 @@ const annotationKey = fc.constantFrom(
   'proxy.istio.io/config',
   'note',
 );
-const annotations = fc.dictionary(annotationKey, fc.oneof(labelValue, fc.constantFrom('{"interceptionMode":"NONE"}', 'interceptionMode: NONE', '{', '*')), { maxKeys: 4 });
+const annotations = fc.dictionary(
+  annotationKey,
+  fc.oneof(labelValue, fc.constantFrom('{"interceptionMode":"NONE"}', 'interceptionMode: NONE', '{', '*')),
+  { maxKeys: 4 },
+);
 
 const container = fc.record(
   {
     name: anyOr(fc.constantFrom('app', 'istio-proxy', 'istio-init', 'sidecar')),
     image: fc.constant('registry.example/app:1'),
     securityContext: anyOr(
-      fc.record({ runAsUser: anyOr(fc.constantFrom(0, 1000, 1337)), privileged: anyOr(fc.boolean()), capabilities: anyOr(fc.record({ add: anyOr(fc.array(fc.constantFrom('NET_ADMIN', 'NET_RAW', 'SYS_TIME', 'ALL'))) }, { requiredKeys: [] })) }, { requiredKeys: [] }),
+      fc.record(
+        {
+          runAsUser: anyOr(fc.constantFrom(0, 1000, 1337)),
+          privileged: anyOr(fc.boolean()),
+          capabilities: anyOr(
+            fc.record(
+              { add: anyOr(fc.array(fc.constantFrom('NET_ADMIN', 'NET_RAW', 'SYS_TIME', 'ALL'))) },
+              { requiredKeys: [] },
+            ),
+          ),
+        },
+        { requiredKeys: [] },
+      ),
     ),
   },
   { requiredKeys: ['name'] },
@@ -59,7 +108,10 @@ const podSpec = fc.record(
   },
   { requiredKeys: [] },
 );
-const podMeta = fc.record({ name: fc.constant('web'), labels: anyOr(labels), annotations: anyOr(annotations) }, { requiredKeys: [] });
+const podMeta = fc.record(
+  { name: fc.constant('web'), labels: anyOr(labels), annotations: anyOr(annotations) },
+  { requiredKeys: [] },
+);
 const template = fc.record({ metadata: anyOr(podMeta), spec: anyOr(podSpec) }, { requiredKeys: [] });
 
 const WORKLOADS: Record<string, { apiVersion: string; wrap: (t: unknown) => unknown }> = {
@@ -72,25 +124,61 @@ const WORKLOADS: Record<string, { apiVersion: string; wrap: (t: unknown) => unkn
   CronJob: { apiVersion: 'batch/v1', wrap: (t) => ({ jobTemplate: { spec: { template: t } } }) },
 };
 
-const podObject = fc.record({ metadata: anyOr(podMeta), spec: anyOr(podSpec) }, { requiredKeys: [] }).map((p) => ({ apiVersion: 'v1', kind: 'Pod', ...p }));
-const workloadObject = fc.tuple(fc.constantFrom(...Object.keys(WORKLOADS)), anyOr(template), fc.boolean()).map(([kind, tpl, wellFormed]) => {
-  const w = WORKLOADS[kind]!;
-  return { apiVersion: w.apiVersion, kind, metadata: { name: 'web' }, spec: wellFormed ? w.wrap(tpl) : tpl };
-});
-const namespaceObject = fc.record({ name: fc.constant('ns'), labels: anyOr(labels) }, { requiredKeys: ['name'] }).map((metadata) => ({ apiVersion: 'v1', kind: 'Namespace', metadata }));
+const podObject = fc
+  .record({ metadata: anyOr(podMeta), spec: anyOr(podSpec) }, { requiredKeys: [] })
+  .map((p) => ({ apiVersion: 'v1', kind: 'Pod', ...p }));
+const workloadObject = fc
+  .tuple(fc.constantFrom(...Object.keys(WORKLOADS)), anyOr(template), fc.boolean())
+  .map(([kind, tpl, wellFormed]) => {
+    const w = WORKLOADS[kind]!;
+    return { apiVersion: w.apiVersion, kind, metadata: { name: 'web' }, spec: wellFormed ? w.wrap(tpl) : tpl };
+  });
+const namespaceObject = fc
+  .record({ name: fc.constant('ns'), labels: anyOr(labels) }, { requiredKeys: ['name'] })
+  .map((metadata) => ({ apiVersion: 'v1', kind: 'Namespace', metadata }));
 const paObject = fc
   .record(
     {
-      selector: anyOr(fc.record({ matchLabels: anyOr(fc.dictionary(fc.constantFrom('app', 'x'), fc.string({ maxLength: 4 }), { maxKeys: 2 })) }, { requiredKeys: [] })),
-      mtls: anyOr(fc.record({ mode: anyOr(fc.constantFrom('STRICT', 'UNSET', 'PERMISSIVE', 'DISABLE')) }, { requiredKeys: [] })),
-      portLevelMtls: anyOr(fc.dictionary(fc.constantFrom('80', '080', '0', 'acd', '65536', '8080'), anyOr(fc.record({ mode: anyOr(fc.constantFrom('STRICT', 'PERMISSIVE')) })), { maxKeys: 3 })),
+      selector: anyOr(
+        fc.record(
+          {
+            matchLabels: anyOr(fc.dictionary(fc.constantFrom('app', 'x'), fc.string({ maxLength: 4 }), { maxKeys: 2 })),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+      mtls: anyOr(
+        fc.record({ mode: anyOr(fc.constantFrom('STRICT', 'UNSET', 'PERMISSIVE', 'DISABLE')) }, { requiredKeys: [] }),
+      ),
+      portLevelMtls: anyOr(
+        fc.dictionary(
+          fc.constantFrom('80', '080', '0', 'acd', '65536', '8080'),
+          anyOr(fc.record({ mode: anyOr(fc.constantFrom('STRICT', 'PERMISSIVE')) })),
+          { maxKeys: 3 },
+        ),
+      ),
     },
     { requiredKeys: [] },
   )
   .chain((spec) => fc.tuple(fc.constantFrom('v1', 'v1beta1'), anyOr(fc.constant(spec))))
-  .map(([v, spec]) => ({ apiVersion: `security.istio.io/${v}`, kind: 'PeerAuthentication', metadata: { name: 'p' }, spec }));
-const tlsBlock = anyOr(fc.record({ mode: anyOr(fc.constantFrom('DISABLE', 'ISTIO_MUTUAL', 'SIMPLE', 'MUTUAL')), sni: fc.constant('x') }, { requiredKeys: [] }));
-const trafficPolicy = anyOr(fc.record({ tls: tlsBlock, portLevelSettings: anyOr(fc.array(anyOr(fc.record({ tls: tlsBlock })), { maxLength: 2 })) }, { requiredKeys: [] }));
+  .map(([v, spec]) => ({
+    apiVersion: `security.istio.io/${v}`,
+    kind: 'PeerAuthentication',
+    metadata: { name: 'p' },
+    spec,
+  }));
+const tlsBlock = anyOr(
+  fc.record(
+    { mode: anyOr(fc.constantFrom('DISABLE', 'ISTIO_MUTUAL', 'SIMPLE', 'MUTUAL')), sni: fc.constant('x') },
+    { requiredKeys: [] },
+  ),
+);
+const trafficPolicy = anyOr(
+  fc.record(
+    { tls: tlsBlock, portLevelSettings: anyOr(fc.array(anyOr(fc.record({ tls: tlsBlock })), { maxLength: 2 })) },
+    { requiredKeys: [] },
+  ),
+);
 const drObject = fc
   .record(
     {
@@ -105,9 +193,15 @@ const drObject = fc
 
 /** Any object of a family meshlock checks, well-formed or not, sometimes replaced wholesale by arbitrary JSON. */
 const anyObject = fc.oneof(podObject, workloadObject, namespaceObject, paObject, drObject);
-const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '');
+const groupOf = (apiVersion: string): string =>
+  apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
 
-function inputOf(obj: { apiVersion: string; kind: string }, namespace: string, op: Operation, replaceWith?: unknown): EngineInput {
+function inputOf(
+  obj: { apiVersion: string; kind: string },
+  namespace: string,
+  op: Operation,
+  replaceWith?: unknown,
+): EngineInput {
   const object = replaceWith === undefined ? obj : replaceWith;
   return {
     operation: op,
@@ -129,14 +223,20 @@ function wellFormed(v: ValidationResult): boolean {
 
 t.test('mutation is idempotent: applying the patch and mutating again yields no patch', async (t) => {
   fc.assert(
-    fc.property(fc.oneof(podObject, workloadObject, namespaceObject), namespaceName, fc.constantFrom<Operation>('CREATE', 'UPDATE'), fc.constantFrom(...CONFIGS), (obj, ns, op, cfg) => {
-      const ctx = { config: cfg, now: NOW };
-      const input = inputOf(obj, ns, op);
-      const first = mutate(input, ctx);
-      if (first.patch.length === 0) return true;
-      const patched = applyPatch(obj, first.patch);
-      return mutate({ ...input, object: patched }, ctx).patch.length === 0;
-    }),
+    fc.property(
+      fc.oneof(podObject, workloadObject, namespaceObject),
+      namespaceName,
+      fc.constantFrom<Operation>('CREATE', 'UPDATE'),
+      fc.constantFrom(...CONFIGS),
+      (obj, ns, op, cfg) => {
+        const ctx = { config: cfg, now: NOW };
+        const input = inputOf(obj, ns, op);
+        const first = mutate(input, ctx);
+        if (first.patch.length === 0) return true;
+        const patched = applyPatch(obj, first.patch);
+        return mutate({ ...input, object: patched }, ctx).patch.length === 0;
+      },
+    ),
     RUNS,
   );
   t.pass('held for every generated namespace, pod and template');
@@ -144,29 +244,48 @@ t.test('mutation is idempotent: applying the patch and mutating again yields no 
 
 t.test('random or malformed objects never throw out of validate or mutate', async (t) => {
   fc.assert(
-    fc.property(anyObject, namespaceName, operation, fc.constantFrom(...CONFIGS), fc.option(fc.anything(), { freq: 5 }), (obj, ns, op, cfg, wholesale) => {
-      const ctx = { config: cfg, now: NOW };
-      const input = inputOf(obj, ns, op, wholesale ?? undefined);
-      const v = validate(input, ctx);
-      const m = mutate(input, ctx);
-      if (!wellFormed(v)) return false;
-      if (m.patch.length > 0) applyPatch(input.object, m.patch);
-      return true;
-    }),
+    fc.property(
+      anyObject,
+      namespaceName,
+      operation,
+      fc.constantFrom(...CONFIGS),
+      fc.option(fc.anything(), { freq: 5 }),
+      (obj, ns, op, cfg, wholesale) => {
+        const ctx = { config: cfg, now: NOW };
+        const input = inputOf(obj, ns, op, wholesale ?? undefined);
+        const v = validate(input, ctx);
+        const m = mutate(input, ctx);
+        if (!wellFormed(v)) return false;
+        if (m.patch.length > 0) applyPatch(input.object, m.patch);
+        return true;
+      },
+    ),
     { numRuns: 1000 },
   );
   t.pass('no input made the engine throw, and every decision was well formed');
 });
 
-const deniedBy = (v: ValidationResult, rule: string): boolean => !v.allowed && v.findings.some((f) => f.rule === rule && f.denies);
+const deniedBy = (v: ValidationResult, rule: string): boolean =>
+  !v.allowed && v.findings.some((f) => f.rule === rule && f.denies);
 const notNull = (v: unknown): boolean => v !== null;
 
 t.test('a PeerAuthentication whose mode is anything but STRICT, UNSET or absent is always denied', async (t) => {
   fc.assert(
-    fc.property(json.filter((m) => m !== 'STRICT' && m !== 'UNSET' && notNull(m)), namespaceName, fc.constantFrom('v1', 'v1beta1'), fc.boolean(), (mode, ns, v, withSelector) => {
-      const obj = { apiVersion: `security.istio.io/${v}`, kind: 'PeerAuthentication', metadata: { name: 'p', namespace: ns }, spec: { ...(withSelector ? { selector: { matchLabels: { app: 'web' } } } : {}), mtls: { mode } } };
-      return deniedBy(validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW }), 'pa-mode');
-    }),
+    fc.property(
+      json.filter((m) => m !== 'STRICT' && m !== 'UNSET' && notNull(m)),
+      namespaceName,
+      fc.constantFrom('v1', 'v1beta1'),
+      fc.boolean(),
+      (mode, ns, v, withSelector) => {
+        const obj = {
+          apiVersion: `security.istio.io/${v}`,
+          kind: 'PeerAuthentication',
+          metadata: { name: 'p', namespace: ns },
+          spec: { ...(withSelector ? { selector: { matchLabels: { app: 'web' } } } : {}), mtls: { mode } },
+        };
+        return deniedBy(validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW }), 'pa-mode');
+      },
+    ),
     RUNS,
   );
   t.pass('always denied by pa-mode');
@@ -174,10 +293,24 @@ t.test('a PeerAuthentication whose mode is anything but STRICT, UNSET or absent 
 
 t.test('a port-level mode that is anything but STRICT or UNSET is always denied', async (t) => {
   fc.assert(
-    fc.property(json.filter((m) => m !== 'STRICT' && m !== 'UNSET' && notNull(m)), fc.integer({ min: 1, max: 65535 }), namespaceName, (mode, port, ns) => {
-      const obj = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'p' }, spec: { selector: { matchLabels: { app: 'web' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { [String(port)]: { mode } } } };
-      return deniedBy(validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW }), 'pa-port-mode');
-    }),
+    fc.property(
+      json.filter((m) => m !== 'STRICT' && m !== 'UNSET' && notNull(m)),
+      fc.integer({ min: 1, max: 65535 }),
+      namespaceName,
+      (mode, port, ns) => {
+        const obj = {
+          apiVersion: 'security.istio.io/v1',
+          kind: 'PeerAuthentication',
+          metadata: { name: 'p' },
+          spec: {
+            selector: { matchLabels: { app: 'web' } },
+            mtls: { mode: 'STRICT' },
+            portLevelMtls: { [String(port)]: { mode } },
+          },
+        };
+        return deniedBy(validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW }), 'pa-port-mode');
+      },
+    ),
     RUNS,
   );
   t.pass('always denied by pa-port-mode');
@@ -192,14 +325,31 @@ t.test('any DestinationRule tls mode but ISTIO_MUTUAL towards an in-mesh host is
   );
   const where = fc.constantFrom('trafficPolicy', 'portLevelSettings', 'subset', 'subsetPortLevelSettings');
   fc.assert(
-    fc.property(fc.option(json.filter((m) => m !== 'ISTIO_MUTUAL'), { nil: undefined }), inMeshHost, where, namespaceName, (mode, host, at, ns) => {
-      const tls = mode === undefined || mode === null ? {} : { mode };
-      const policy = at === 'trafficPolicy' || at === 'subset' ? { tls } : { portLevelSettings: [{ port: { number: 80 }, tls }] };
-      const spec = at.startsWith('subset') ? { host, subsets: [{ name: 'v1', trafficPolicy: policy }] } : { host, trafficPolicy: policy };
-      const obj = { apiVersion: 'networking.istio.io/v1beta1', kind: 'DestinationRule', metadata: { name: 'r' }, spec };
-      const v = validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW });
-      return deniedBy(v, 'dr-tls-disable') || deniedBy(v, 'dr-tls-origination');
-    }),
+    fc.property(
+      fc.option(
+        json.filter((m) => m !== 'ISTIO_MUTUAL'),
+        { nil: undefined },
+      ),
+      inMeshHost,
+      where,
+      namespaceName,
+      (mode, host, at, ns) => {
+        const tls = mode === undefined || mode === null ? {} : { mode };
+        const policy =
+          at === 'trafficPolicy' || at === 'subset' ? { tls } : { portLevelSettings: [{ port: { number: 80 }, tls }] };
+        const spec = at.startsWith('subset')
+          ? { host, subsets: [{ name: 'v1', trafficPolicy: policy }] }
+          : { host, trafficPolicy: policy };
+        const obj = {
+          apiVersion: 'networking.istio.io/v1beta1',
+          kind: 'DestinationRule',
+          metadata: { name: 'r' },
+          spec,
+        };
+        const v = validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW });
+        return deniedBy(v, 'dr-tls-disable') || deniedBy(v, 'dr-tls-origination');
+      },
+    ),
     RUNS,
   );
   t.pass('always denied by dr-tls-disable or dr-tls-origination');
@@ -208,28 +358,52 @@ t.test('any DestinationRule tls mode but ISTIO_MUTUAL towards an in-mesh host is
 t.test('any pod inject value but "true" or empty is always denied, on a pod or any template', async (t) => {
   const kinds = ['Pod', ...Object.keys(WORKLOADS)];
   fc.assert(
-    fc.property(json.filter((v) => v !== 'true' && v !== '' && notNull(v)), fc.constantFrom('labels', 'annotations'), fc.constantFrom(...kinds), fc.constantFrom('shop', 'team-a', 'default'), (value, where, kind, ns) => {
-      const tpl = { metadata: { [where]: { 'sidecar.istio.io/inject': value } }, spec: { containers: [{ name: 'app', image: 'x' }] } };
-      const obj = kind === 'Pod' ? { apiVersion: 'v1', kind, ...tpl } : { apiVersion: WORKLOADS[kind]!.apiVersion, kind, metadata: { name: 'w' }, spec: WORKLOADS[kind]!.wrap(tpl) };
-      return deniedBy(validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW }), 'pod-injection-disabled');
-    }),
+    fc.property(
+      json.filter((v) => v !== 'true' && v !== '' && notNull(v)),
+      fc.constantFrom('labels', 'annotations'),
+      fc.constantFrom(...kinds),
+      fc.constantFrom('shop', 'team-a', 'default'),
+      (value, where, kind, ns) => {
+        const tpl = {
+          metadata: { [where]: { 'sidecar.istio.io/inject': value } },
+          spec: { containers: [{ name: 'app', image: 'x' }] },
+        };
+        const obj =
+          kind === 'Pod'
+            ? { apiVersion: 'v1', kind, ...tpl }
+            : {
+                apiVersion: WORKLOADS[kind]!.apiVersion,
+                kind,
+                metadata: { name: 'w' },
+                spec: WORKLOADS[kind]!.wrap(tpl),
+              };
+        return deniedBy(validate(inputOf(obj, ns, 'CREATE'), { config: DEFAULT, now: NOW }), 'pod-injection-disabled');
+      },
+    ),
     RUNS,
   );
   t.pass('always denied by pod-injection-disabled');
 });
 
-t.test('a namespace whose istio-injection is anything but enabled, without rev or ambient, is always denied', async (t) => {
-  fc.assert(
-    fc.property(fc.string({ maxLength: 12 }).filter((v) => v !== 'enabled'), fc.constantFrom('shop', 'team-a', 'payments'), (value, name) => {
-      const obj = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'istio-injection': value } } };
-      const input = inputOf(obj, name, 'CREATE');
-      const ctx = { config: DEFAULT, now: NOW };
-      return deniedBy(validate(input, ctx), 'ns-injection-disabled') && mutate(input, ctx).patch.length === 0;
-    }),
-    RUNS,
-  );
-  t.pass('always denied by ns-injection-disabled and never overwritten');
-});
+t.test(
+  'a namespace whose istio-injection is anything but enabled, without rev or ambient, is always denied',
+  async (t) => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 12 }).filter((v) => v !== 'enabled'),
+        fc.constantFrom('shop', 'team-a', 'payments'),
+        (value, name) => {
+          const obj = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'istio-injection': value } } };
+          const input = inputOf(obj, name, 'CREATE');
+          const ctx = { config: DEFAULT, now: NOW };
+          return deniedBy(validate(input, ctx), 'ns-injection-disabled') && mutate(input, ctx).patch.length === 0;
+        },
+      ),
+      RUNS,
+    );
+    t.pass('always denied by ns-injection-disabled and never overwritten');
+  },
+);
 
 /**
  * An UPDATE's new object made of old's fields and another object's, chosen key by key at every
@@ -261,27 +435,32 @@ t.test('ratcheting never allows an UPDATE that introduces a violation absent fro
   let introduced = 0;
   let kept = 0;
   fc.assert(
-    fc.property(sameFamily, fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), fc.constantFrom('shop', 'team-a', 'istio-system'), ([old, other], picks, ns) => {
-      const object = mix(old, other, picks) as { apiVersion: string; kind: string };
-      const ctx = { config: DEFAULT, now: NOW };
-      const input: EngineInput = { ...inputOf(old, ns, 'UPDATE'), object, oldObject: old };
-      const before = violationsOf({ ...inputOf(old, ns, 'CREATE') }, ctx);
-      const v = validate(input, ctx);
-      if (!wellFormed(v)) return false;
-      for (const f of v.findings) {
-        if (f.preExisting) {
-          kept++;
-          // Allowed only because oldObject had this very violation.
-          if (!before.some((b) => b.rule === f.rule && b.path === f.path && b.message === f.message)) return false;
+    fc.property(
+      sameFamily,
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
+      fc.constantFrom('shop', 'team-a', 'istio-system'),
+      ([old, other], picks, ns) => {
+        const object = mix(old, other, picks) as { apiVersion: string; kind: string };
+        const ctx = { config: DEFAULT, now: NOW };
+        const input: EngineInput = { ...inputOf(old, ns, 'UPDATE'), object, oldObject: old };
+        const before = violationsOf({ ...inputOf(old, ns, 'CREATE') }, ctx);
+        const v = validate(input, ctx);
+        if (!wellFormed(v)) return false;
+        for (const f of v.findings) {
+          if (f.preExisting) {
+            kept++;
+            // Allowed only because oldObject had this very violation.
+            if (!before.some((b) => b.rule === f.rule && b.path === f.path && b.message === f.message)) return false;
+          }
+          const fresh = !before.some((b) => b.rule === f.rule && b.path === f.path);
+          if (fresh && f.severity === 'error') {
+            introduced++;
+            if (!f.denies || v.allowed) return false;
+          }
         }
-        const fresh = !before.some((b) => b.rule === f.rule && b.path === f.path);
-        if (fresh && f.severity === 'error') {
-          introduced++;
-          if (!f.denies || v.allowed) return false;
-        }
-      }
-      return true;
-    }),
+        return true;
+      },
+    ),
     { numRuns: 1500 },
   );
   t.ok(introduced > 50, `generated updates introduced violations (${introduced}), each denied`);

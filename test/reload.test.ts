@@ -8,14 +8,20 @@ import type { TLSSocket } from 'node:tls';
 import { readSettled } from '../src/config/watch.js';
 import { eventually, makePki, reviewOf, spawnCli, startTestServer, tempDir } from './lib/server.js';
 
-const permissivePa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'shop' }, spec: { mtls: { mode: 'PERMISSIVE' } } };
+const permissivePa = {
+  apiVersion: 'security.istio.io/v1',
+  kind: 'PeerAuthentication',
+  metadata: { name: 'default', namespace: 'shop' },
+  spec: { mtls: { mode: 'PERMISSIVE' } },
+};
 
 t.test('a running server reloads a changed config, and keeps the old one when the new one is invalid', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, 'mode: enforce\n');
   const s = await startTestServer(t, { configFile: file });
-  const allowed = async () => (await s.post('/validate', reviewOf(permissivePa))).json<{ response: { allowed: boolean } }>().response.allowed;
+  const allowed = async () =>
+    (await s.post('/validate', reviewOf(permissivePa))).json<{ response: { allowed: boolean } }>().response.allowed;
   t.equal(await allowed(), false, 'enforce denies');
 
   writeFileSync(file, 'mode: warn\n');
@@ -26,8 +32,14 @@ t.test('a running server reloads a changed config, and keeps the old one when th
   writeFileSync(file, 'mode: block\nrules:\n  no-such-rule: warn\n');
   await eventually(() => s.logs.lines.some((l) => l['msg'] === 'config reload refused, keeping the previous config'));
   const issues = s.logs.lines.filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('config error at '));
-  t.ok(issues.some((l) => l['path'] === '/mode'), 'the bad mode is logged with its path');
-  t.ok(issues.some((l) => l['path'] === '/rules'), 'the unknown rule is logged with its path');
+  t.ok(
+    issues.some((l) => l['path'] === '/mode'),
+    'the bad mode is logged with its path',
+  );
+  t.ok(
+    issues.some((l) => l['path'] === '/rules'),
+    'the unknown rule is logged with its path',
+  );
   t.equal(await allowed(), true, 'the previous config (warn) still applies');
   t.match(await s.metrics(), 'meshlock_config_reloads_total{result="failure"} 1');
   t.equal((await s.get('/readyz')).status, 200, 'still ready');
@@ -70,7 +82,10 @@ t.test('a renewed certificate is served without a restart and without failing a 
   const pki = makePki(t);
   const s = await startTestServer(t, {}, pki);
   const before = await peerFingerprint(s.server.port, pki.ca.certPem);
-  t.equal(before, new X509Certificate(await import('node:fs').then((f) => f.readFileSync(pki.certFile, 'utf8'))).fingerprint256);
+  t.equal(
+    before,
+    new X509Certificate(await import('node:fs').then((f) => f.readFileSync(pki.certFile, 'utf8'))).fingerprint256,
+  );
 
   // Continuous load on pooled and on fresh connections while the certificate is swapped.
   const pooled = new Agent({ keepAlive: true, maxSockets: 4, ca: pki.ca.certPem });
@@ -83,7 +98,15 @@ t.test('a renewed certificate is served without a restart and without failing a 
       const r = await new Promise<number>((resolve) => {
         const body = JSON.stringify(reviewOf(permissivePa));
         const req = httpsRequest(
-          { host: '127.0.0.1', port: s.server.port, path: '/validate', method: 'POST', ca: pki.ca.certPem, agent: fresh ? false : pooled, headers: { 'content-type': 'application/json' } },
+          {
+            host: '127.0.0.1',
+            port: s.server.port,
+            path: '/validate',
+            method: 'POST',
+            ca: pki.ca.certPem,
+            agent: fresh ? false : pooled,
+            headers: { 'content-type': 'application/json' },
+          },
           (res) => {
             res.resume();
             res.on('end', () => resolve(res.statusCode ?? 0));
@@ -125,39 +148,63 @@ t.test('a half-written certificate is not served; the previous one stays until t
   const s = await startTestServer(t, {}, pki);
   const before = await peerFingerprint(s.server.port, pki.ca.certPem);
   writeFileSync(pki.certFile, '-----BEGIN CERTIFICATE-----\nMIIB');
-  await eventually(() => s.logs.lines.some((l) => l['msg'] === 'serving certificate not reloaded, keeping the previous one'));
+  await eventually(() =>
+    s.logs.lines.some((l) => l['msg'] === 'serving certificate not reloaded, keeping the previous one'),
+  );
   t.equal(await peerFingerprint(s.server.port, pki.ca.certPem), before);
   t.match(await s.metrics(), /meshlock_cert_reloads_total\{result="failure"\} [1-9]/);
 });
 
-t.test('an empty, comment-only or truncated config is refused at start and on reload; the old config stays', async (t) => {
-  const dir = tempDir(t);
-  const file = path.join(dir, 'config.yaml');
-  for (const text of ['', '   \n', '# all defaults?\n']) {
-    writeFileSync(file, text);
-    const started = await startTestServer(t, { configFile: file }).then(
-      () => 'started',
-      (err: Error) => err.message,
-    );
-    t.match(started, /holds no YAML document/, `${JSON.stringify(text)} is refused at start`);
-  }
-  const cli = spawnCli(['serve', '--port', '0', '--metrics-port', '0', '--config', file, '--dev', '--certs-dir', path.join(dir, 'certs')]);
-  t.equal((await cli.exited).code, 2, 'meshlock serve exits 2 on an empty config');
-  t.match(cli.stderr, /holds no YAML document/);
+t.test(
+  'an empty, comment-only or truncated config is refused at start and on reload; the old config stays',
+  async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'config.yaml');
+    for (const text of ['', '   \n', '# all defaults?\n']) {
+      writeFileSync(file, text);
+      const started = await startTestServer(t, { configFile: file }).then(
+        () => 'started',
+        (err: Error) => err.message,
+      );
+      t.match(started, /holds no YAML document/, `${JSON.stringify(text)} is refused at start`);
+    }
+    const cli = spawnCli([
+      'serve',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--config',
+      file,
+      '--dev',
+      '--certs-dir',
+      path.join(dir, 'certs'),
+    ]);
+    t.equal((await cli.exited).code, 2, 'meshlock serve exits 2 on an empty config');
+    t.match(cli.stderr, /holds no YAML document/);
 
-  writeFileSync(file, 'mode: enforce\nnamespaces:\n  shop: warn\n');
-  const s = await startTestServer(t, { configFile: file });
-  const allowed = async () => (await s.post('/validate', reviewOf(permissivePa))).json<{ response: { allowed: boolean } }>().response.allowed;
-  t.equal(await allowed(), true, 'shop is in warn');
-  let refusals = 0;
-  for (const text of ['', '# emptied\n', 'mode: enforce\nnamespaces:\n  shop: wa', '{"mode": "enforce", "namespaces": {"shop": ']) {
-    writeFileSync(file, text);
-    refusals++;
-    await eventually(async () => (await s.metrics()).includes(`meshlock_config_reloads_total{result="failure"} ${refusals}`));
-    t.equal(await allowed(), true, `${JSON.stringify(text.slice(0, 30))}: refused, shop stays in warn`);
-  }
-  t.notMatch(await s.metrics(), /meshlock_config_reloads_total\{result="success"\}\s+[1-9]/, 'nothing was applied');
-});
+    writeFileSync(file, 'mode: enforce\nnamespaces:\n  shop: warn\n');
+    const s = await startTestServer(t, { configFile: file });
+    const allowed = async () =>
+      (await s.post('/validate', reviewOf(permissivePa))).json<{ response: { allowed: boolean } }>().response.allowed;
+    t.equal(await allowed(), true, 'shop is in warn');
+    let refusals = 0;
+    for (const text of [
+      '',
+      '# emptied\n',
+      'mode: enforce\nnamespaces:\n  shop: wa',
+      '{"mode": "enforce", "namespaces": {"shop": ',
+    ]) {
+      writeFileSync(file, text);
+      refusals++;
+      await eventually(async () =>
+        (await s.metrics()).includes(`meshlock_config_reloads_total{result="failure"} ${refusals}`),
+      );
+      t.equal(await allowed(), true, `${JSON.stringify(text.slice(0, 30))}: refused, shop stays in warn`);
+    }
+    t.notMatch(await s.metrics(), /meshlock_config_reloads_total\{result="success"\}\s+[1-9]/, 'nothing was applied');
+  },
+);
 
 t.test('a changing file is read until two reads agree, and only then applied', async (t) => {
   const dir = tempDir(t);

@@ -23,12 +23,16 @@ function tmp(t: { teardown(fn: () => void): void }): string {
 
 // A real TLS handshake: the client trusts only `ca` and checks the certificate against `name`.
 async function handshake(files: { certFile: string; keyFile: string }, ca: string, name: string): Promise<string> {
-  const server = createServer({ cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }, (s) => s.end('ok'));
+  const server = createServer({ cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }, (s) =>
+    s.end('ok'),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   try {
     return await new Promise<string>((resolve, reject) => {
-      const sock: TLSSocket = connect(isIP(name) ? { host: name, port, ca } : { host: '127.0.0.1', port, ca, servername: name });
+      const sock: TLSSocket = connect(
+        isIP(name) ? { host: name, port, ca } : { host: '127.0.0.1', port, ca, servername: name },
+      );
       let data = '';
       sock.on('data', (d) => (data += d));
       sock.on('end', () => resolve(data));
@@ -89,7 +93,15 @@ t.test('dev certificates are re-issued for extra names, keeping the CA', async (
 t.test('an expired serving certificate is re-issued', async (t) => {
   const dir = tmp(t);
   const long = new Date(Date.now() - 400 * 24 * 3600 * 1000);
-  ensureCertificates(dir, { commonName: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'], days: 30, caDays: 3650, renewBeforeDays: 0, now: long });
+  ensureCertificates(dir, {
+    commonName: 'localhost',
+    dns: ['localhost'],
+    ips: ['127.0.0.1'],
+    days: 30,
+    caDays: 3650,
+    renewBeforeDays: 0,
+    now: long,
+  });
   const files = await ensureDevCertificates(dir);
   const leaf = new X509Certificate(readFileSync(files.certFile));
   t.ok(new Date(leaf.validTo).getTime() > Date.now());
@@ -100,24 +112,62 @@ t.test('garbage or a mismatched key is replaced, and the key mode is tightened',
   const files = await ensureDevCertificates(dir);
   writeFileSync(files.certFile, 'not a certificate');
   const again = await ensureDevCertificates(dir);
-  t.equal(servingProblem(readFileSync(again.certFile, 'utf8'), readFileSync(again.keyFile, 'utf8'), readFileSync(again.caFile, 'utf8'), { dns: ['localhost'], ips: [] }, new Date()), undefined);
+  t.equal(
+    servingProblem(
+      readFileSync(again.certFile, 'utf8'),
+      readFileSync(again.keyFile, 'utf8'),
+      readFileSync(again.caFile, 'utf8'),
+      { dns: ['localhost'], ips: [] },
+      new Date(),
+    ),
+    undefined,
+  );
 
-  const foreign = issueServingCertificate(createCertificateAuthority({ days: 2 }), { commonName: 'x', dns: ['localhost'], ips: [], days: 1 });
+  const foreign = issueServingCertificate(createCertificateAuthority({ days: 2 }), {
+    commonName: 'x',
+    dns: ['localhost'],
+    ips: [],
+    days: 1,
+  });
   writeFileSync(again.keyFile, foreign.keyPem, { mode: 0o644 });
   const third = await ensureDevCertificates(dir);
-  t.equal(servingProblem(readFileSync(third.certFile, 'utf8'), readFileSync(third.keyFile, 'utf8'), readFileSync(third.caFile, 'utf8'), { dns: ['localhost'], ips: [] }, new Date()), undefined);
+  t.equal(
+    servingProblem(
+      readFileSync(third.certFile, 'utf8'),
+      readFileSync(third.keyFile, 'utf8'),
+      readFileSync(third.caFile, 'utf8'),
+      { dns: ['localhost'], ips: [] },
+      new Date(),
+    ),
+    undefined,
+  );
   t.equal(statSync(third.keyFile).mode & 0o777, 0o600);
 });
 
 t.test('servingProblem names what is wrong', async (t) => {
   const now = new Date();
   const ca = createCertificateAuthority({ days: 10, now });
-  const s = issueServingCertificate(ca, { commonName: 'meshlock', dns: ['meshlock.meshlock.svc'], ips: ['127.0.0.1'], days: 5, now });
-  t.equal(servingProblem(s.certPem, s.keyPem, ca.certPem, { dns: ['meshlock.meshlock.svc'], ips: ['127.0.0.1'] }, now), undefined);
+  const s = issueServingCertificate(ca, {
+    commonName: 'meshlock',
+    dns: ['meshlock.meshlock.svc'],
+    ips: ['127.0.0.1'],
+    days: 5,
+    now,
+  });
+  t.equal(
+    servingProblem(s.certPem, s.keyPem, ca.certPem, { dns: ['meshlock.meshlock.svc'], ips: ['127.0.0.1'] }, now),
+    undefined,
+  );
   t.match(servingProblem(s.certPem, s.keyPem, ca.certPem, { dns: ['other.svc'], ips: [] }, now), /DNS name other\.svc/);
-  t.match(servingProblem(s.certPem, s.keyPem, ca.certPem, { dns: [], ips: ['10.0.0.1'] }, now), /IP address 10\.0\.0\.1/);
+  t.match(
+    servingProblem(s.certPem, s.keyPem, ca.certPem, { dns: [], ips: ['10.0.0.1'] }, now),
+    /IP address 10\.0\.0\.1/,
+  );
   t.match(servingProblem(s.certPem, s.keyPem, ca.certPem, { dns: [], ips: [] }, now, 6 * 24 * 3600 * 1000), /expires/);
-  t.match(servingProblem(s.certPem, s.keyPem, createCertificateAuthority({ days: 1 }).certPem, { dns: [], ips: [] }, now), /not signed by the CA/);
+  t.match(
+    servingProblem(s.certPem, s.keyPem, createCertificateAuthority({ days: 1 }).certPem, { dns: [], ips: [] }, now),
+    /not signed by the CA/,
+  );
   t.match(servingProblem(s.certPem, ca.keyPem, ca.certPem, { dns: [], ips: [] }, now), /key does not belong/);
   t.match(servingProblem('junk', s.keyPem, ca.certPem, { dns: [], ips: [] }, now), /unreadable/);
   t.equal(caProblem(ca.certPem, ca.keyPem, now), undefined);
@@ -133,8 +183,14 @@ t.test('a serving certificate never outlives its CA', async (t) => {
 
 t.test('bad names and lifetimes are refused with a clear error', async (t) => {
   const ca = createCertificateAuthority({ days: 10 });
-  t.throws(() => issueServingCertificate(ca, { commonName: 'x', dns: [], ips: ['300.1.1.1'], days: 1 }), /not an IP address: 300\.1\.1\.1/);
-  t.throws(() => issueServingCertificate(ca, { commonName: 'x', dns: ['bad name'], ips: [], days: 1 }), /not a DNS name/);
+  t.throws(
+    () => issueServingCertificate(ca, { commonName: 'x', dns: [], ips: ['300.1.1.1'], days: 1 }),
+    /not an IP address: 300\.1\.1\.1/,
+  );
+  t.throws(
+    () => issueServingCertificate(ca, { commonName: 'x', dns: ['bad name'], ips: [], days: 1 }),
+    /not a DNS name/,
+  );
   t.throws(() => issueServingCertificate(ca, { commonName: 'x', dns: [], ips: [], days: 1 }), /at least one/);
   t.throws(() => createCertificateAuthority({ days: 0 }), /positive number of days/);
 });

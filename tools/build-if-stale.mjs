@@ -14,7 +14,9 @@ function newest(path) {
   return Math.max(st.mtimeMs, ...readdirSync(path).map((e) => newest(join(path, e))));
 }
 
-const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'].map((p) => join(root, p)).filter(existsSync);
+const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json']
+  .map((p) => join(root, p))
+  .filter(existsSync);
 const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
 if (built > 0 && Math.max(...inputs.map(newest)) <= built) {
   process.stdout.write('dist/ is up to date with src/ (npm run build forces a build)\n');

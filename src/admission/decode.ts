@@ -3,12 +3,7 @@
 // request meshlock cannot read (answered, and denied on /validate: fail closed), or a good review.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { MeshlockHttpError } from './errors.js';
-import {
-  AdmissionReviewSchema,
-  EnvelopeSchema,
-  type AdmissionReview,
-  type Envelope,
-} from './schema.js';
+import { AdmissionReviewSchema, EnvelopeSchema, type AdmissionReview, type Envelope } from './schema.js';
 
 const ajv = new Ajv({ allErrors: false, strict: true });
 const validateEnvelope: ValidateFunction<Envelope> = ajv.compile<Envelope>(EnvelopeSchema);
@@ -51,7 +46,8 @@ export function decodeReview(body: unknown): Decoded {
     const uid = uidOf(body);
     if (typeof uid !== 'string' || uid === '') {
       // Only say "no uid" when the rest looks like a review; otherwise name the first problem.
-      const looksLikeReview = typeof body === 'object' && (body as Record<string, unknown>)['kind'] === 'AdmissionReview';
+      const looksLikeReview =
+        typeof body === 'object' && (body as Record<string, unknown>)['kind'] === 'AdmissionReview';
       if (looksLikeReview) throw new MeshlockHttpError('MISSING_UID');
     }
     throw new MeshlockHttpError('NOT_A_REVIEW', describeSchemaErrors(validateEnvelope.errors));

@@ -75,7 +75,12 @@ export function mutateResponse(uid: string, result: MutationResult): AdmissionRe
 }
 
 /** The answer to a review meshlock cannot evaluate. /validate fails closed; /mutate leaves the object alone. */
-export function failureResponse(uid: string, webhook: 'validate' | 'mutate', code: number, message: string): AdmissionResponse {
+export function failureResponse(
+  uid: string,
+  webhook: 'validate' | 'mutate',
+  code: number,
+  message: string,
+): AdmissionResponse {
   if (webhook === 'mutate') return { uid, allowed: true, auditAnnotations: { [AUDIT_KEYS.decision]: 'error' } };
   return {
     uid,

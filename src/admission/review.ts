@@ -67,7 +67,11 @@ export function admit(webhook: Webhook, body: unknown, ctx: EngineContext): Admi
   try {
     if (webhook === 'validate') {
       const result = validate(input, ctx);
-      const findings = result.findings.map((f) => ({ rule: f.rule, mode: f.mode, preExisting: f.preExisting === true }));
+      const findings = result.findings.map((f) => ({
+        rule: f.rule,
+        mode: f.mode,
+        preExisting: f.preExisting === true,
+      }));
       return {
         review: wrap(apiVersion, validateResponse(request.uid, result)),
         record: {

@@ -4,13 +4,27 @@
 // unauthenticated traffic (Linkerd), the calls fail: a
 // webhook with failurePolicy Fail then blocks every request it matches. Pure: inventory in, findings out.
 import type { CompiledEdge, ResolvedConfig } from '../config/index.js';
-import { bypassesInboundCapture, effectiveMtls, excludedInboundPorts, modeOnPort, subsetOf, type PolicyIndex } from '../policy/index.js';
+import {
+  bypassesInboundCapture,
+  effectiveMtls,
+  excludedInboundPorts,
+  modeOnPort,
+  subsetOf,
+  type PolicyIndex,
+} from '../policy/index.js';
 import { linkerd as L } from '../policy/index.js';
 import { controlsFor } from '../policy/controls.js';
 import { linkerdPortRow, type LinkerdFacts } from './linkerd.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
-import { meshStatus, refKey, workloadOf, type ControllerIndex, type NamespaceFacts, type WorkloadRef } from './workloads.js';
+import {
+  meshStatus,
+  refKey,
+  workloadOf,
+  type ControllerIndex,
+  type NamespaceFacts,
+  type WorkloadRef,
+} from './workloads.js';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -34,14 +48,28 @@ function callers(inv: Inventory): Caller[] {
       if (!isRec(svc) || typeof svc['namespace'] !== 'string' || typeof svc['name'] !== 'string') continue;
       // admissionregistration/v1 ServiceReference: port defaults to 443.
       const port = typeof svc['port'] === 'number' ? svc['port'] : 443;
-      out.push({ kind: String(cfg.kind), name: nameOf(cfg), what: `webhook ${String((w as Rec)['name'])}`, namespace: svc['namespace'], service: svc['name'], port });
+      out.push({
+        kind: String(cfg.kind),
+        name: nameOf(cfg),
+        what: `webhook ${String((w as Rec)['name'])}`,
+        namespace: svc['namespace'],
+        service: svc['name'],
+        port,
+      });
     }
   }
   for (const a of inv.apiServices) {
     const svc = a.spec?.['service'];
     if (!isRec(svc) || typeof svc['namespace'] !== 'string' || typeof svc['name'] !== 'string') continue;
     const port = typeof svc['port'] === 'number' ? svc['port'] : 443;
-    out.push({ kind: 'APIService', name: nameOf(a), what: `APIService ${nameOf(a)}`, namespace: svc['namespace'], service: svc['name'], port });
+    out.push({
+      kind: 'APIService',
+      name: nameOf(a),
+      what: `APIService ${nameOf(a)}`,
+      namespace: svc['namespace'],
+      service: svc['name'],
+      port,
+    });
   }
   return out;
 }
@@ -72,12 +100,26 @@ export interface BackendContext {
   readonly linkerd?: LinkerdFacts;
 }
 
-function edgeFor(config: ResolvedConfig, namespace: string, labels: Record<string, string>, port: number, now: number): CompiledEdge | undefined {
-  return config.edges.find((e) => e.source.namespace === namespace && now <= e.expiresAt && e.ports.has(port) && subsetOf(e.source.selector.matchLabels, labels));
+function edgeFor(
+  config: ResolvedConfig,
+  namespace: string,
+  labels: Record<string, string>,
+  port: number,
+  now: number,
+): CompiledEdge | undefined {
+  return config.edges.find(
+    (e) =>
+      e.source.namespace === namespace &&
+      now <= e.expiresAt &&
+      e.ports.has(port) &&
+      subsetOf(e.source.selector.matchLabels, labels),
+  );
 }
 
 function yamlMap(m: Readonly<Record<string, string>>): string {
-  return `{${Object.entries(m).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+  return `{${Object.entries(m)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')}}`;
 }
 
 export function apiserverBackendFindings(inv: Inventory, ctx: BackendContext): ReportFinding[] {
@@ -88,11 +130,16 @@ export function apiserverBackendFindings(inv: Inventory, ctx: BackendContext): R
     const svc = services.get(`${caller.namespace}/${caller.service}`);
     const selector = svc?.spec?.['selector'];
     if (!svc || !isRec(selector) || Object.keys(selector).length === 0) continue;
-    const servicePort = (Array.isArray(svc.spec?.['ports']) ? (svc.spec['ports'] as unknown[]) : []).find((p) => isRec(p) && p['port'] === caller.port);
+    const servicePort = (Array.isArray(svc.spec?.['ports']) ? (svc.spec['ports'] as unknown[]) : []).find(
+      (p) => isRec(p) && p['port'] === caller.port,
+    );
     if (!isRec(servicePort)) continue;
     const sel = Object.fromEntries(Object.entries(selector).map(([k, v]) => [k, String(v)]));
     // One finding per caller and workload: the pods of one workload share labels and policy.
-    const strictWorkloads = new Map<string, { ref: WorkloadRef; port: number; labels: Record<string, string>; from: readonly string[] }>();
+    const strictWorkloads = new Map<
+      string,
+      { ref: WorkloadRef; port: number; labels: Record<string, string>; from: readonly string[] }
+    >();
     for (const pod of inv.pods) {
       if (namespaceOf(pod) !== caller.namespace || !ctx.running(pod)) continue;
       const labels = labelsOf(pod);
@@ -106,8 +153,16 @@ export function apiserverBackendFindings(inv: Inventory, ctx: BackendContext): R
         const row = linkerdPortRow(pod, port, ctx.linkerd);
         if (row.mode !== 'STRICT') continue;
         const ref = workloadOf(pod, ctx.controllers);
-        const from = [row.server ? `Server ${row.server}` : row.source === 'annotation' ? 'the pod annotation config.linkerd.io/default-inbound-policy' : 'the cluster default inbound policy', ...(row.policy ? [`policy ${row.policy}`] : [])];
-        if (!strictWorkloads.has(refKey(ref))) strictWorkloads.set(refKey(ref), { ref, port, labels, from: [from.join(', ')] });
+        const from = [
+          row.server
+            ? `Server ${row.server}`
+            : row.source === 'annotation'
+              ? 'the pod annotation config.linkerd.io/default-inbound-policy'
+              : 'the cluster default inbound policy',
+          ...(row.policy ? [`policy ${row.policy}`] : []),
+        ];
+        if (!strictWorkloads.has(refKey(ref)))
+          strictWorkloads.set(refKey(ref), { ref, port, labels, from: [from.join(', ')] });
         continue;
       }
       const status = meshStatus(pod, ctx.factsOf(caller.namespace), ctx.served);

@@ -41,11 +41,32 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
   const objects = objectFindings(inv, facts, opts.locations);
   const state = workloadFindings(workloads, facts, objects.exemptedBy);
   // Webhooks and aggregated APIs the kube-apiserver cannot reach through STRICT mTLS.
-  const backends = apiserverBackendFindings(inv, { config, now: facts.now, policies: facts.policies, controllers: facts.controllers, factsOf: facts.factsOf, served: facts.served.all, running, ...(facts.ld ? { linkerd: facts.ld } : {}) }).filter((f) => facts.wanted(f.namespace));
+  const backends = apiserverBackendFindings(inv, {
+    config,
+    now: facts.now,
+    policies: facts.policies,
+    controllers: facts.controllers,
+    factsOf: facts.factsOf,
+    served: facts.served.all,
+    running,
+    ...(facts.ld ? { linkerd: facts.ld } : {}),
+  }).filter((f) => facts.wanted(f.namespace));
   const revisions = unservedRevisions(facts);
   const { exemptions, findings: expiry } = exemptionRows(config, facts.now, objects.exemptionUse);
   // One finding per root cause: effects listed under their cause, and following it into an exemption.
-  const rooted = foldRootCauses([...objects.findings, ...state.findings, ...backends, ...revisions.findings, ...expiry, ...(opts.extraFindings ?? []), ...objects.exempted, ...state.exempted], workloads);
+  const rooted = foldRootCauses(
+    [
+      ...objects.findings,
+      ...state.findings,
+      ...backends,
+      ...revisions.findings,
+      ...expiry,
+      ...(opts.extraFindings ?? []),
+      ...objects.exempted,
+      ...state.exempted,
+    ],
+    workloads,
+  );
   const findings = rooted.filter((f) => !f.exemption);
   const exempted = rooted.filter((f): f is ExemptedFinding => f.exemption !== undefined);
   const namespaces = namespaceRows(facts, workloads, findings);
@@ -65,7 +86,10 @@ export function buildReport(inv: Inventory, ctx: EngineContext, opts: BuildOptio
       ...(opts.cluster?.context ? { context: opts.cluster.context } : {}),
       ...(opts.cluster?.server ? { server: opts.cluster.server } : {}),
       source: `${opts.source.type} ${opts.source.name}`,
-      istio: served.map((revision) => ({ revision, ...(facts.cpVersions.get(revision) ? { version: facts.cpVersions.get(revision)?.text } : {}) })),
+      istio: served.map((revision) => ({
+        revision,
+        ...(facts.cpVersions.get(revision) ? { version: facts.cpVersions.get(revision)?.text } : {}),
+      })),
       meshlockVersion: VERSION,
       generatedAt: ctx.now.toISOString(),
     },
@@ -102,16 +126,27 @@ function configSection(facts: AuditFacts): AuditReport['config'] {
     ...(ld
       ? {
           mesh: 'linkerd' as const,
-          linkerd: { controlPlaneNamespace: ld.controlPlaneNamespace, defaultInboundPolicy: ld.cluster.defaultPolicy, defaultFrom: ld.defaultFrom, ...(ld.controlPlaneVersion ? { version: ld.controlPlaneVersion } : {}) },
+          linkerd: {
+            controlPlaneNamespace: ld.controlPlaneNamespace,
+            defaultInboundPolicy: ld.cluster.defaultPolicy,
+            defaultFrom: ld.defaultFrom,
+            ...(ld.controlPlaneVersion ? { version: ld.controlPlaneVersion } : {}),
+          },
         }
       : {}),
   };
 }
 
 /** Per-namespace rows: every namespace seen, in the input or through a workload. */
-function namespaceRows(facts: AuditFacts, workloads: readonly WorkloadRow[], findings: readonly ReportFinding[]): NamespaceRow[] {
+function namespaceRows(
+  facts: AuditFacts,
+  workloads: readonly WorkloadRow[],
+  findings: readonly ReportFinding[],
+): NamespaceRow[] {
   const config = facts.ctx.config;
-  const names = new Set<string>([...facts.nsFacts.keys()].filter((n) => facts.wanted(n) && !isSystemNamespace(config, n)));
+  const names = new Set<string>(
+    [...facts.nsFacts.keys()].filter((n) => facts.wanted(n) && !isSystemNamespace(config, n)),
+  );
   const byNs = new Map<string, WorkloadRow[]>();
   for (const w of workloads) {
     names.add(w.namespace);
@@ -127,7 +162,11 @@ function namespaceRows(facts: AuditFacts, workloads: readonly WorkloadRow[], fin
     const nsf = facts.factsOf(ns);
     return {
       namespace: ns,
-      enrolment: !nsf.known ? 'unknown' : facts.ld ? linkerdEnrolment(facts.nsAnnotations.get(ns) ?? new Map()) : namespaceEnrolment(nsf.labels).via,
+      enrolment: !nsf.known
+        ? 'unknown'
+        : facts.ld
+          ? linkerdEnrolment(facts.nsAnnotations.get(ns) ?? new Map())
+          : namespaceEnrolment(nsf.labels).via,
       workloads: ws.length,
       meshed: ws.filter((w) => w.meshed).length,
       strict,

@@ -22,7 +22,11 @@ export function collectFromFiles(paths: readonly string[], defaultNamespace: str
   const locations = new Map<unknown, { file: string; line: number }>();
   for (const o of set.objects) locations.set(o.object, { file: o.file, line: o.line });
   return {
-    inventory: addToInventory(emptyInventory(), set.objects.map((o) => o.object), defaultNamespace),
+    inventory: addToInventory(
+      emptyInventory(),
+      set.objects.map((o) => o.object),
+      defaultNamespace,
+    ),
     errors: set.errors,
     missing: [],
     locations,
@@ -42,27 +46,92 @@ export const NAMESPACED: ResourceType[] = [
   { apiVersion: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true },
   // The Services behind webhooks and APIServices (apiserver-backend-strict).
   { apiVersion: 'v1', resource: 'services', kind: 'Service', namespaced: true },
-  { apiVersion: 'security.istio.io/v1', resource: 'peerauthentications', kind: 'PeerAuthentication', namespaced: true, fallbacks: ['security.istio.io/v1beta1'] },
-  { apiVersion: 'networking.istio.io/v1', resource: 'destinationrules', kind: 'DestinationRule', namespaced: true, fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] },
+  {
+    apiVersion: 'security.istio.io/v1',
+    resource: 'peerauthentications',
+    kind: 'PeerAuthentication',
+    namespaced: true,
+    fallbacks: ['security.istio.io/v1beta1'],
+  },
+  {
+    apiVersion: 'networking.istio.io/v1',
+    resource: 'destinationrules',
+    kind: 'DestinationRule',
+    namespaced: true,
+    fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
+  },
 ];
 /** Linkerd's policy objects (docs/POLICY-LINKERD.md (d)); read with `mesh: linkerd`. */
 export const LINKERD_POLICIES: ResourceType[] = [
-  { apiVersion: 'policy.linkerd.io/v1beta3', resource: 'servers', kind: 'Server', namespaced: true, fallbacks: ['policy.linkerd.io/v1beta2', 'policy.linkerd.io/v1beta1'] },
-  { apiVersion: 'policy.linkerd.io/v1beta1', resource: 'serverauthorizations', kind: 'ServerAuthorization', namespaced: true, fallbacks: ['policy.linkerd.io/v1alpha1'] },
-  { apiVersion: 'policy.linkerd.io/v1alpha1', resource: 'authorizationpolicies', kind: 'AuthorizationPolicy', namespaced: true },
-  { apiVersion: 'policy.linkerd.io/v1alpha1', resource: 'meshtlsauthentications', kind: 'MeshTLSAuthentication', namespaced: true },
-  { apiVersion: 'policy.linkerd.io/v1alpha1', resource: 'networkauthentications', kind: 'NetworkAuthentication', namespaced: true },
-  { apiVersion: 'policy.linkerd.io/v1beta3', resource: 'httproutes', kind: 'HTTPRoute', namespaced: true, fallbacks: ['policy.linkerd.io/v1beta2', 'policy.linkerd.io/v1beta1'] },
+  {
+    apiVersion: 'policy.linkerd.io/v1beta3',
+    resource: 'servers',
+    kind: 'Server',
+    namespaced: true,
+    fallbacks: ['policy.linkerd.io/v1beta2', 'policy.linkerd.io/v1beta1'],
+  },
+  {
+    apiVersion: 'policy.linkerd.io/v1beta1',
+    resource: 'serverauthorizations',
+    kind: 'ServerAuthorization',
+    namespaced: true,
+    fallbacks: ['policy.linkerd.io/v1alpha1'],
+  },
+  {
+    apiVersion: 'policy.linkerd.io/v1alpha1',
+    resource: 'authorizationpolicies',
+    kind: 'AuthorizationPolicy',
+    namespaced: true,
+  },
+  {
+    apiVersion: 'policy.linkerd.io/v1alpha1',
+    resource: 'meshtlsauthentications',
+    kind: 'MeshTLSAuthentication',
+    namespaced: true,
+  },
+  {
+    apiVersion: 'policy.linkerd.io/v1alpha1',
+    resource: 'networkauthentications',
+    kind: 'NetworkAuthentication',
+    namespaced: true,
+  },
+  {
+    apiVersion: 'policy.linkerd.io/v1beta3',
+    resource: 'httproutes',
+    kind: 'HTTPRoute',
+    namespaced: true,
+    fallbacks: ['policy.linkerd.io/v1beta2', 'policy.linkerd.io/v1beta1'],
+  },
   { apiVersion: 'gateway.networking.k8s.io/v1', resource: 'httproutes', kind: 'HTTPRoute', namespaced: true },
   { apiVersion: 'gateway.networking.k8s.io/v1', resource: 'grpcroutes', kind: 'GRPCRoute', namespaced: true },
 ];
 /** Linkerd's installed values (ConfigMap linkerd-config in the control-plane namespace). */
-export const CONFIGMAPS: ResourceType = { apiVersion: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true };
+export const CONFIGMAPS: ResourceType = {
+  apiVersion: 'v1',
+  resource: 'configmaps',
+  kind: 'ConfigMap',
+  namespaced: true,
+};
 
-export const NAMESPACES: ResourceType = { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false };
+export const NAMESPACES: ResourceType = {
+  apiVersion: 'v1',
+  resource: 'namespaces',
+  kind: 'Namespace',
+  namespaced: false,
+};
 export const WEBHOOKS: ResourceType[] = [
-  { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false },
-  { apiVersion: 'admissionregistration.k8s.io/v1', resource: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false },
+  {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    resource: 'mutatingwebhookconfigurations',
+    kind: 'MutatingWebhookConfiguration',
+    namespaced: false,
+  },
+  {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    resource: 'validatingwebhookconfigurations',
+    kind: 'ValidatingWebhookConfiguration',
+    namespaced: false,
+  },
   // Aggregated APIs: the kube-apiserver calls their Services like a webhook's.
   { apiVersion: 'apiregistration.k8s.io/v1', resource: 'apiservices', kind: 'APIService', namespaced: false },
 ];
@@ -75,11 +144,18 @@ export interface ClusterOptions {
   readonly progress?: (what: string, received: number) => void;
 }
 
-export async function collectFromCluster(kc: KubeConfig, config: ResolvedConfig, opts: ClusterOptions = {}): Promise<Collected> {
+export async function collectFromCluster(
+  kc: KubeConfig,
+  config: ResolvedConfig,
+  opts: ClusterOptions = {},
+): Promise<Collected> {
   let inv = emptyInventory();
   const missing: string[] = [];
   const errors: SourceError[] = [];
-  const scopes = opts.namespaces && opts.namespaces.length > 0 ? [...new Set([...opts.namespaces, config.rootNamespace])] : [undefined];
+  const scopes =
+    opts.namespaces && opts.namespaces.length > 0
+      ? [...new Set([...opts.namespaces, config.rootNamespace])]
+      : [undefined];
   const run = async (type: ResourceType, namespace?: string, fieldSelector?: string): Promise<void> => {
     const what = `${type.resource}${namespace ? ` in ${namespace}` : ''}`;
     try {
@@ -94,7 +170,8 @@ export async function collectFromCluster(kc: KubeConfig, config: ResolvedConfig,
     } catch (err) {
       const status = (err as { status?: number }).status;
       // Secrets, webhook configurations and Linkerd's ConfigMap need rights an auditor may not have; the report says so.
-      if (status === 403 && (type === SECRETS || type === CONFIGMAPS || WEBHOOKS.includes(type))) errors.push({ file: `cluster:${what}`, line: 0, message: `forbidden: ${(err as Error).message}` });
+      if (status === 403 && (type === SECRETS || type === CONFIGMAPS || WEBHOOKS.includes(type)))
+        errors.push({ file: `cluster:${what}`, line: 0, message: `forbidden: ${(err as Error).message}` });
       else throw err;
     }
   };

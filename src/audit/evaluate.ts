@@ -20,7 +20,12 @@ export interface EvaluateOptions {
   readonly locations?: ReadonlyMap<unknown, { file: string; line: number }>;
 }
 
-export function evaluateInventory(inv: Inventory, config: ResolvedConfig, now: Date, opts: EvaluateOptions): AuditReport {
+export function evaluateInventory(
+  inv: Inventory,
+  config: ResolvedConfig,
+  now: Date,
+  opts: EvaluateOptions,
+): AuditReport {
   const scope = opts.namespaces && opts.namespaces.length > 0 ? new Set(opts.namespaces) : undefined;
   const extra = versionSkewFindings(inv, config, scope ? (ns) => scope.has(ns) : undefined);
   let installation: AuditReport['installation'];
@@ -29,12 +34,16 @@ export function evaluateInventory(inv: Inventory, config: ResolvedConfig, now: D
     extra.unshift(...inst.findings);
     installation = { checked: true, notes: [...inst.notes, ...(opts.notes ?? [])] };
   }
-  return buildReport(inv, { config, now }, {
-    source: opts.source,
-    ...(opts.cluster ? { cluster: opts.cluster } : {}),
-    ...(scope ? { namespaces: [...scope] } : {}),
-    extraFindings: extra,
-    ...(installation ? { installation } : {}),
-    ...(opts.locations ? { locations: opts.locations } : {}),
-  });
+  return buildReport(
+    inv,
+    { config, now },
+    {
+      source: opts.source,
+      ...(opts.cluster ? { cluster: opts.cluster } : {}),
+      ...(scope ? { namespaces: [...scope] } : {}),
+      extraFindings: extra,
+      ...(installation ? { installation } : {}),
+      ...(opts.locations ? { locations: opts.locations } : {}),
+    },
+  );
 }

@@ -63,9 +63,22 @@ const LINKERD_LISTS: Readonly<Record<string, keyof LinkerdObjects>> = {
   'gateway.networking.k8s.io/GRPCRoute': 'routes',
 };
 
-const CONTROLLER_KINDS = new Set(['apps/Deployment', 'apps/ReplicaSet', 'apps/StatefulSet', 'apps/DaemonSet', 'batch/Job', 'batch/CronJob', '/ReplicationController']);
+const CONTROLLER_KINDS = new Set([
+  'apps/Deployment',
+  'apps/ReplicaSet',
+  'apps/StatefulSet',
+  'apps/DaemonSet',
+  'batch/Job',
+  'batch/CronJob',
+  '/ReplicationController',
+]);
 
-const CLUSTER_SCOPED = new Set(['/Namespace', 'apiregistration.k8s.io/APIService', 'admissionregistration.k8s.io/MutatingWebhookConfiguration', 'admissionregistration.k8s.io/ValidatingWebhookConfiguration']);
+const CLUSTER_SCOPED = new Set([
+  '/Namespace',
+  'apiregistration.k8s.io/APIService',
+  'admissionregistration.k8s.io/MutatingWebhookConfiguration',
+  'admissionregistration.k8s.io/ValidatingWebhookConfiguration',
+]);
 
 export function emptyInventory(): Inventory {
   return {
@@ -80,7 +93,14 @@ export function emptyInventory(): Inventory {
     services: [],
     apiServices: [],
     configMaps: [],
-    linkerd: { servers: [], serverAuthorizations: [], authorizationPolicies: [], meshTLSAuthentications: [], networkAuthentications: [], routes: [] },
+    linkerd: {
+      servers: [],
+      serverAuthorizations: [],
+      authorizationPolicies: [],
+      meshTLSAuthentications: [],
+      networkAuthentications: [],
+      routes: [],
+    },
     other: 0,
   };
 }

@@ -5,10 +5,7 @@
 // Every Linkerd fact is the model's (src/policy/linkerd); this file only assembles a report.
 import { parse as parseYaml } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
-import {
-  linkerd as L,
-  type MtlsMode,
-} from '../policy/index.js';
+import { linkerd as L, type MtlsMode } from '../policy/index.js';
 import { nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 
 export interface LinkerdPortRow {
@@ -45,7 +42,8 @@ export interface LinkerdFacts {
 
 function get(o: unknown, ...path: string[]): unknown {
   let v = o;
-  for (const k of path) v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  for (const k of path)
+    v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
   return v;
 }
 
@@ -66,7 +64,9 @@ export function linkerdFacts(inv: Inventory, config: ResolvedConfig): LinkerdFac
     controlPlaneNamespace: cp,
     cluster: {
       defaultPolicy: installed ?? config.linkerd.clusterDefaultInboundPolicy,
-      probeNetworks: Array.isArray(probe) ? probe.filter((p): p is string => typeof p === 'string') : L.DEFAULTS.probeNetworks,
+      probeNetworks: Array.isArray(probe)
+        ? probe.filter((p): p is string => typeof p === 'string')
+        : L.DEFAULTS.probeNetworks,
     },
     defaultFrom: installed ? 'linkerd-config' : 'config',
     ...(typeof version === 'string' && version !== '' ? { controlPlaneVersion: version } : {}),
@@ -74,11 +74,18 @@ export function linkerdFacts(inv: Inventory, config: ResolvedConfig): LinkerdFac
   };
 }
 
-const PROXY_OWN_PORTS: ReadonlySet<number> = new Set([L.DEFAULTS.inboundPort, L.DEFAULTS.adminPort, L.DEFAULTS.controlPort]);
+const PROXY_OWN_PORTS: ReadonlySet<number> = new Set([
+  L.DEFAULTS.inboundPort,
+  L.DEFAULTS.adminPort,
+  L.DEFAULTS.controlPort,
+]);
 
 /** The ports the pod's app containers declare (the proxy's own are not app ports). */
 function appPorts(spec: unknown): number[] {
-  const containers = [...((get(spec, 'containers') as unknown[]) ?? []), ...((get(spec, 'initContainers') as unknown[]) ?? [])];
+  const containers = [
+    ...((get(spec, 'containers') as unknown[]) ?? []),
+    ...((get(spec, 'initContainers') as unknown[]) ?? []),
+  ];
   const apps = containers.filter((c) => get(c, 'name') !== L.PROXY_CONTAINER && get(c, 'name') !== L.INIT_CONTAINER);
   return L.tcpPorts({ containers: apps }).filter((p) => !PROXY_OWN_PORTS.has(p));
 }
@@ -90,7 +97,11 @@ export interface LinkerdPodStatus {
 }
 
 /** One pod: meshed or not and why, then each app port's effective inbound policy. */
-export function linkerdPodStatus(pod: KObj, ns: { labels: ReadonlyMap<string, string>; annotations: ReadonlyMap<string, string>; known: boolean }, facts: LinkerdFacts): LinkerdPodStatus {
+export function linkerdPodStatus(
+  pod: KObj,
+  ns: { labels: ReadonlyMap<string, string>; annotations: ReadonlyMap<string, string>; known: boolean },
+  facts: LinkerdFacts,
+): LinkerdPodStatus {
   const labels = pod.metadata?.labels ?? {};
   const annotations = pod.metadata?.annotations ?? {};
   const namespace = namespaceOf(pod);
@@ -103,11 +114,29 @@ export function linkerdPodStatus(pod: KObj, ns: { labels: ReadonlyMap<string, st
     const text = reasons.map((r) => L.REASON_TEXT[r as keyof typeof L.REASON_TEXT] ?? r);
     const enrolled = L.namespaceEnrolled(ns.annotations);
     let reason: string;
-    if (L.claimsMesh(labels, facts.controlPlaneNamespace)) reason = `it carries ${L.CONTROL_PLANE_NS}=${facts.controlPlaneNamespace} but runs no ${L.PROXY_CONTAINER} container`;
-    else if (text.length > 0) reason = `${enrolled ? 'in an enrolled namespace, but ' : ''}the injector skips it: ${text.join(', ')}`;
-    else if (verdict.inject) reason = `${enrolled ? 'in an enrolled namespace, ' : ''}the injector would inject it but it runs no proxy (created while the injector was down, or before enrolment: restart it)`;
+    if (L.claimsMesh(labels, facts.controlPlaneNamespace))
+      reason = `it carries ${L.CONTROL_PLANE_NS}=${facts.controlPlaneNamespace} but runs no ${L.PROXY_CONTAINER} container`;
+    else if (text.length > 0)
+      reason = `${enrolled ? 'in an enrolled namespace, but ' : ''}the injector skips it: ${text.join(', ')}`;
+    else if (verdict.inject)
+      reason = `${enrolled ? 'in an enrolled namespace, ' : ''}the injector would inject it but it runs no proxy (created while the injector was down, or before enrolment: restart it)`;
     else reason = 'no proxy';
-    return { meshed: false, reason, detail: { reasons, ...(version ? { proxyVersion: version } : {}), ports: appPorts(pod.spec).map((port) => ({ port, source: 'iptables-skip', plaintext: [], skipped: 'no proxy', openProbePaths: [], mode: 'DISABLE' })) } };
+    return {
+      meshed: false,
+      reason,
+      detail: {
+        reasons,
+        ...(version ? { proxyVersion: version } : {}),
+        ports: appPorts(pod.spec).map((port) => ({
+          port,
+          source: 'iptables-skip',
+          plaintext: [],
+          skipped: 'no proxy',
+          openProbePaths: [],
+          mode: 'DISABLE',
+        })),
+      },
+    };
   }
   const ports = appPorts(pod.spec).map((port) => linkerdPortRow(pod, port, facts));
   return { meshed: true, detail: { reasons: [], ...(version ? { proxyVersion: version } : {}), ports } };
@@ -117,7 +146,12 @@ export function linkerdPodStatus(pod: KObj, ns: { labels: ReadonlyMap<string, st
 export function linkerdPortRow(pod: KObj, port: number, facts: LinkerdFacts): LinkerdPortRow {
   const annotations = pod.metadata?.annotations ?? {};
   const skip = L.inboundSkip(annotations);
-  const view: L.PodView = { namespace: namespaceOf(pod), labels: pod.metadata?.labels ?? {}, annotations, spec: pod.spec };
+  const view: L.PodView = {
+    namespace: namespaceOf(pod),
+    labels: pod.metadata?.labels ?? {},
+    annotations,
+    spec: pod.spec,
+  };
   const skipped = L.inboundSkipped(skip, port);
   // skip-subnets bypasses only for those sources; a listed port bypasses for everyone.
   if (skipped !== undefined && (skipped !== 'skip-subnets' || skip.allSources)) {

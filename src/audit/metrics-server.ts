@@ -17,7 +17,9 @@ export interface MetricsServerOptions {
   readonly readyz: () => Probe;
 }
 
-export async function startMetricsServer(opts: MetricsServerOptions): Promise<{ port: number; close: () => Promise<void> }> {
+export async function startMetricsServer(
+  opts: MetricsServerOptions,
+): Promise<{ port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -27,7 +29,8 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<{ 
     if (path === '/metrics') {
       opts.registry.metrics().then(
         (text) => res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
+        (err: unknown) =>
+          res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
       );
       return;
     }

@@ -26,20 +26,86 @@ export class AuditMetrics {
   constructor() {
     const r = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'meshlock_audit_' });
-    this.workloads = new Gauge({ name: 'meshlock_audit_workloads', help: 'Workloads (pods grouped by their top controller) per namespace', labelNames: ['namespace'], registers: r });
-    this.meshed = new Gauge({ name: 'meshlock_audit_meshed_workloads', help: 'Workloads whose every pod runs in the mesh, per namespace', labelNames: ['namespace'], registers: r });
-    this.strict = new Gauge({ name: 'meshlock_audit_strict_workloads', help: 'Meshed workloads whose every port is effectively STRICT, per namespace', labelNames: ['namespace'], registers: r });
-    this.findings = new Gauge({ name: 'meshlock_audit_findings', help: 'Findings of the last audit (exempted ones not counted), by rule and severity', labelNames: ['rule', 'severity'], registers: r });
-    this.exemptions = new Gauge({ name: 'meshlock_audit_exemptions', help: 'Configured exemptions by state: active, expiring (within 30 days) or expired', labelNames: ['state'], registers: r });
-    this.lastRun = new Gauge({ name: 'meshlock_audit_last_run_timestamp_seconds', help: 'When the last audit finished (Unix time)', registers: r });
-    this.duration = new Gauge({ name: 'meshlock_audit_run_duration_seconds', help: 'How long the last audit took', registers: r });
-    this.coverage = new Gauge({ name: 'meshlock_audit_coverage_ratio', help: 'Share of workloads effectively STRICT on every port (0 to 1)', registers: r });
-    this.namespaceFindings = new Gauge({ name: 'meshlock_audit_namespace_findings', help: 'Findings of the last audit per namespace', labelNames: ['namespace'], registers: r });
-    this.exemptionExpiry = new Gauge({ name: 'meshlock_audit_exemption_expiry_timestamp_seconds', help: 'When each configured exemption with an expiry date ends (Unix time)', labelNames: ['index', 'namespace', 'owner'], registers: r });
-    this.interval = new Gauge({ name: 'meshlock_audit_interval_seconds', help: 'The --interval the audit runs at, at least', registers: r });
-    this.runs = new Counter({ name: 'meshlock_audit_runs_total', help: 'Audits run, by outcome (ok or error)', labelNames: ['outcome'], registers: r });
-    this.watchErrors = new Counter({ name: 'meshlock_audit_watch_errors_total', help: 'Failed lists and watches, by resource', labelNames: ['resource'], registers: r });
-    this.reportWrites = new Counter({ name: 'meshlock_audit_report_writes_total', help: 'PolicyReport writes, by outcome (created, replaced, deleted, error)', labelNames: ['outcome'], registers: r });
+    this.workloads = new Gauge({
+      name: 'meshlock_audit_workloads',
+      help: 'Workloads (pods grouped by their top controller) per namespace',
+      labelNames: ['namespace'],
+      registers: r,
+    });
+    this.meshed = new Gauge({
+      name: 'meshlock_audit_meshed_workloads',
+      help: 'Workloads whose every pod runs in the mesh, per namespace',
+      labelNames: ['namespace'],
+      registers: r,
+    });
+    this.strict = new Gauge({
+      name: 'meshlock_audit_strict_workloads',
+      help: 'Meshed workloads whose every port is effectively STRICT, per namespace',
+      labelNames: ['namespace'],
+      registers: r,
+    });
+    this.findings = new Gauge({
+      name: 'meshlock_audit_findings',
+      help: 'Findings of the last audit (exempted ones not counted), by rule and severity',
+      labelNames: ['rule', 'severity'],
+      registers: r,
+    });
+    this.exemptions = new Gauge({
+      name: 'meshlock_audit_exemptions',
+      help: 'Configured exemptions by state: active, expiring (within 30 days) or expired',
+      labelNames: ['state'],
+      registers: r,
+    });
+    this.lastRun = new Gauge({
+      name: 'meshlock_audit_last_run_timestamp_seconds',
+      help: 'When the last audit finished (Unix time)',
+      registers: r,
+    });
+    this.duration = new Gauge({
+      name: 'meshlock_audit_run_duration_seconds',
+      help: 'How long the last audit took',
+      registers: r,
+    });
+    this.coverage = new Gauge({
+      name: 'meshlock_audit_coverage_ratio',
+      help: 'Share of workloads effectively STRICT on every port (0 to 1)',
+      registers: r,
+    });
+    this.namespaceFindings = new Gauge({
+      name: 'meshlock_audit_namespace_findings',
+      help: 'Findings of the last audit per namespace',
+      labelNames: ['namespace'],
+      registers: r,
+    });
+    this.exemptionExpiry = new Gauge({
+      name: 'meshlock_audit_exemption_expiry_timestamp_seconds',
+      help: 'When each configured exemption with an expiry date ends (Unix time)',
+      labelNames: ['index', 'namespace', 'owner'],
+      registers: r,
+    });
+    this.interval = new Gauge({
+      name: 'meshlock_audit_interval_seconds',
+      help: 'The --interval the audit runs at, at least',
+      registers: r,
+    });
+    this.runs = new Counter({
+      name: 'meshlock_audit_runs_total',
+      help: 'Audits run, by outcome (ok or error)',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    this.watchErrors = new Counter({
+      name: 'meshlock_audit_watch_errors_total',
+      help: 'Failed lists and watches, by resource',
+      labelNames: ['resource'],
+      registers: r,
+    });
+    this.reportWrites = new Counter({
+      name: 'meshlock_audit_report_writes_total',
+      help: 'PolicyReport writes, by outcome (created, replaced, deleted, error)',
+      labelNames: ['outcome'],
+      registers: r,
+    });
   }
 
   /** Sets every gauge from a report. */
@@ -57,7 +123,8 @@ export class AuditMetrics {
     this.exemptionExpiry.reset();
     for (const e of report.exemptions) {
       const at = expiryInstant(e.expires);
-      if (Number.isFinite(at)) this.exemptionExpiry.set({ index: String(e.index), namespace: e.namespace, owner: e.owner ?? '' }, at / 1000);
+      if (Number.isFinite(at))
+        this.exemptionExpiry.set({ index: String(e.index), namespace: e.namespace, owner: e.owner ?? '' }, at / 1000);
     }
     const counts = new Map<string, { rule: string; severity: string; n: number }>();
     for (const f of report.findings) {
@@ -68,7 +135,8 @@ export class AuditMetrics {
     }
     this.findings.reset();
     // Every known rule at zero, so "no findings" is a series an alert can compare with, not an absence.
-    for (const rule of mappedIds()) for (const severity of ['error', 'warning']) this.findings.set({ rule, severity }, 0);
+    for (const rule of mappedIds())
+      for (const severity of ['error', 'warning']) this.findings.set({ rule, severity }, 0);
     for (const c of counts.values()) this.findings.set({ rule: c.rule, severity: c.severity }, c.n);
     const states = { active: 0, expiring: 0, expired: 0 };
     for (const e of report.exemptions) states[e.status]++;

@@ -132,8 +132,23 @@ export interface AuditReport {
   readonly kind: 'AuditReport';
   readonly generatedAt: string;
   readonly tool: { readonly name: 'meshlock'; readonly version: string };
-  readonly source: { readonly type: 'cluster' | 'file'; readonly name: string; readonly namespaces?: readonly string[] };
-  readonly config: { readonly mode: string; readonly dataplane: string; readonly rootNamespace: string; readonly mesh?: 'istio' | 'linkerd'; readonly linkerd?: { readonly controlPlaneNamespace: string; readonly defaultInboundPolicy: string; readonly defaultFrom: string; readonly version?: string } };
+  readonly source: {
+    readonly type: 'cluster' | 'file';
+    readonly name: string;
+    readonly namespaces?: readonly string[];
+  };
+  readonly config: {
+    readonly mode: string;
+    readonly dataplane: string;
+    readonly rootNamespace: string;
+    readonly mesh?: 'istio' | 'linkerd';
+    readonly linkerd?: {
+      readonly controlPlaneNamespace: string;
+      readonly defaultInboundPolicy: string;
+      readonly defaultFrom: string;
+      readonly version?: string;
+    };
+  };
   /** PASS when no error-severity finding stands outside an active exemption. */
   readonly verdict: { readonly result: 'PASS' | 'FAIL'; readonly errors: number; readonly summary: string };
   /** What was audited, for the record: the cluster, its Istio control planes, the tool and the time. */
@@ -154,8 +169,17 @@ export interface AuditReport {
   readonly exemptions: readonly ExemptionRow[];
   /** What exemptions lifted in this audit (engine violations and workload findings), for the record. */
   readonly exempted: readonly ExemptedFinding[];
-  readonly revisions: { readonly served: readonly string[]; readonly unserved: readonly { namespace: string; revision: string }[] };
+  readonly revisions: {
+    readonly served: readonly string[];
+    readonly unserved: readonly { namespace: string; revision: string }[];
+  };
   /** Installation checks ran (live cluster only). */
   readonly installation?: { readonly checked: boolean; readonly notes: readonly string[] };
-  readonly controls: readonly { id: ControlId; framework: string; title: string; rules: readonly string[]; findings: number }[];
+  readonly controls: readonly {
+    id: ControlId;
+    framework: string;
+    title: string;
+    rules: readonly string[];
+    findings: number;
+  }[];
 }

@@ -20,7 +20,11 @@ export interface ObjectFindings {
   readonly destinationRules: DestinationRuleRow[];
 }
 
-export function objectFindings(inv: Inventory, facts: AuditFacts, locations?: ReadonlyMap<unknown, { file: string; line: number }>): ObjectFindings {
+export function objectFindings(
+  inv: Inventory,
+  facts: AuditFacts,
+  locations?: ReadonlyMap<unknown, { file: string; line: number }>,
+): ObjectFindings {
   const { ctx, wanted, controllers } = facts;
   const config = ctx.config;
   const findings: ReportFinding[] = [];
@@ -32,7 +36,8 @@ export function objectFindings(inv: Inventory, facts: AuditFacts, locations?: Re
   const judge = (o: KObj, attributeTo: WorkloadRef | undefined): ValidationResult | undefined => {
     if (familyOf(groupOf(o.apiVersion), String(o.kind)) === undefined) return undefined;
     const input = inputFromObject(o, namespaceOf(o) || 'default', 'CREATE');
-    if (!wanted(input.namespace) && !(o.kind === 'PeerAuthentication' && input.namespace === config.rootNamespace)) return undefined;
+    if (!wanted(input.namespace) && !(o.kind === 'PeerAuthentication' && input.namespace === config.rootNamespace))
+      return undefined;
     const result = validate(input, ctx);
     const who = attributeTo ?? { namespace: input.namespace, kind: input.kind, name: input.name };
     const where = { namespace: who.kind === 'Namespace' ? who.name : who.namespace, kind: who.kind, name: who.name };
@@ -41,7 +46,16 @@ export function objectFindings(inv: Inventory, facts: AuditFacts, locations?: Re
       const key = `${refKey(who)}\u0000${f.rule}\u0000${f.message}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      findings.push({ rule: f.rule, severity: f.severity, mode: f.mode, ...where, message: f.message, fix: f.fix, controls: controlsFor(f.rule), ...(loc ? { file: loc.file, line: loc.line } : {}) });
+      findings.push({
+        rule: f.rule,
+        severity: f.severity,
+        mode: f.mode,
+        ...where,
+        message: f.message,
+        fix: f.fix,
+        controls: controlsFor(f.rule),
+        ...(loc ? { file: loc.file, line: loc.line } : {}),
+      });
     }
     for (const e of result.exempted) {
       exemptionUse.set(e.exemption.index, (exemptionUse.get(e.exemption.index) ?? 0) + 1);
@@ -49,18 +63,35 @@ export function objectFindings(inv: Inventory, facts: AuditFacts, locations?: Re
       const key = `${refKey(who)}\u0000${e.rule}\u0000${e.message}\u0000exempted`;
       if (seen.has(key)) continue;
       seen.add(key);
-      exempted.push({ rule: e.rule, severity: e.severity, mode: 'exempted', ...where, message: e.message, fix: e.fix, controls: controlsFor(e.rule), exemption: exemptionRef(e.exemption), ...(loc ? { file: loc.file, line: loc.line } : {}) });
+      exempted.push({
+        rule: e.rule,
+        severity: e.severity,
+        mode: 'exempted',
+        ...where,
+        message: e.message,
+        fix: e.fix,
+        controls: controlsFor(e.rule),
+        exemption: exemptionRef(e.exemption),
+        ...(loc ? { file: loc.file, line: loc.line } : {}),
+      });
     }
     return result;
   };
   for (const n of inv.namespaces) judge(n, undefined);
-  for (const o of [...inv.linkerd.servers, ...inv.linkerd.serverAuthorizations, ...inv.linkerd.authorizationPolicies]) judge(o, undefined);
+  for (const o of [...inv.linkerd.servers, ...inv.linkerd.serverAuthorizations, ...inv.linkerd.authorizationPolicies])
+    judge(o, undefined);
   for (const pa of inv.peerAuthentications) judge(pa, undefined);
   for (const dr of inv.destinationRules) {
     for (const f of judge(dr, undefined)?.findings ?? []) {
       if (f.rule !== 'dr-tls-disable' && f.rule !== 'dr-tls-origination') continue;
       const host = (dr.spec as { host?: unknown } | undefined)?.host;
-      destinationRules.push({ namespace: namespaceOf(dr), name: nameOf(dr), host: typeof host === 'string' ? host : String(host), rule: f.rule, message: f.message });
+      destinationRules.push({
+        namespace: namespaceOf(dr),
+        name: nameOf(dr),
+        host: typeof host === 'string' ? host : String(host),
+        rule: f.rule,
+        message: f.message,
+      });
     }
   }
   for (const c of inv.controllers) {

@@ -7,7 +7,12 @@ import { portSummary } from './ports.js';
 
 /** Engine rules that keep a workload's pods out of the mesh, by where they are reported. */
 const WORKLOAD_CAUSES = ['pod-host-network', 'pod-injection-disabled', 'pod-forged-status'];
-const NAMESPACE_CAUSES = ['ns-injection-missing', 'ns-injection-disabled', 'ns-injection-conflict', 'install-revision-unserved'];
+const NAMESPACE_CAUSES = [
+  'ns-injection-missing',
+  'ns-injection-disabled',
+  'ns-injection-conflict',
+  'install-revision-unserved',
+];
 /** When the injector does select the pod (it only lacks its proxy), the namespace's labels are not why; an unserved revision may be. */
 const SELECTED_CAUSES = ['install-revision-unserved'];
 const POLICY_CAUSES = ['pa-mode', 'pa-port-mode'];
@@ -48,7 +53,10 @@ export function foldRootCauses(findings: readonly ReportFinding[], workloads: re
     let cause: ReportFinding | undefined;
     if (f.rule === 'workload-not-meshed') {
       const selected = workloadOf.get(key(f.kind, f.namespace, f.name))?.istio?.injection.injected === true;
-      cause = selected ? pick('Namespace', f.namespace, f.namespace, SELECTED_CAUSES) : (pick(f.kind, f.namespace, f.name, WORKLOAD_CAUSES) ?? pick('Namespace', f.namespace, f.namespace, NAMESPACE_CAUSES));
+      cause = selected
+        ? pick('Namespace', f.namespace, f.namespace, SELECTED_CAUSES)
+        : (pick(f.kind, f.namespace, f.name, WORKLOAD_CAUSES) ??
+          pick('Namespace', f.namespace, f.namespace, NAMESPACE_CAUSES));
     } else if (f.rule === 'workload-not-strict') {
       const w = workloadOf.get(key(f.kind, f.namespace, f.name));
       for (const p of w?.policies ?? []) {
@@ -63,12 +71,19 @@ export function foldRootCauses(findings: readonly ReportFinding[], workloads: re
     if (list) list.push(effectOf(f));
     else effects.set(cause, [effectOf(f)]);
   }
-  return findings.filter((f) => !folded.has(f)).map((f) => (effects.has(f) ? { ...f, effects: [...(f.effects ?? []), ...(effects.get(f) ?? [])] } : f));
+  return findings
+    .filter((f) => !folded.has(f))
+    .map((f) => (effects.has(f) ? { ...f, effects: [...(f.effects ?? []), ...(effects.get(f) ?? [])] } : f));
 }
 
 /** The exemption as a report shows it. */
 export function exemptionRef(e: CompiledExemption): ExemptionRef {
-  return { index: e.index, reason: e.source.reason, ...(e.source.owner ? { owner: e.source.owner } : {}), ...(e.source.expires ? { expires: e.source.expires } : {}) };
+  return {
+    index: e.index,
+    reason: e.source.reason,
+    ...(e.source.owner ? { owner: e.source.owner } : {}),
+    ...(e.source.expires ? { expires: e.source.expires } : {}),
+  };
 }
 
 /** PASS when no error-severity finding stands outside an active exemption. */
@@ -77,12 +92,20 @@ export function verdictOf(findings: readonly ReportFinding[], exempted: number):
   const warnings = findings.length - errors;
   const pass = errors === 0;
   const tail = `${warnings} warning${warnings === 1 ? '' : 's'}, ${exempted} exempted`;
-  return { result: pass ? 'PASS' : 'FAIL', errors, summary: pass ? `PASS: no error finding outside active exemptions (${tail})` : `FAIL: ${errors} error finding${errors === 1 ? '' : 's'} (${tail})` };
+  return {
+    result: pass ? 'PASS' : 'FAIL',
+    errors,
+    summary: pass
+      ? `PASS: no error finding outside active exemptions (${tail})`
+      : `FAIL: ${errors} error finding${errors === 1 ? '' : 's'} (${tail})`,
+  };
 }
 
 /** How a workload's mTLS reads: every port's mode (an edge's reason with it), or why there is none. */
 export function mtlsText(w: Pick<WorkloadRow, 'meshed' | 'reason' | 'defaultMtls' | 'ports' | 'edges'>): string {
   if (!w.meshed) return `no mTLS: not meshed (${w.reason ?? 'no proxy'})`;
   if (Object.keys(w.ports).length === 0) return `${w.defaultMtls} on every port`;
-  return `port ${portSummary(w).replace(/=/g, ': ').replace(/, (\d)/g, ', port $1')}; ${w.defaultMtls} on every other port`;
+  return `port ${portSummary(w)
+    .replace(/=/g, ': ')
+    .replace(/, (\d)/g, ', port $1')}; ${w.defaultMtls} on every other port`;
 }

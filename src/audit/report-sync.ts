@@ -36,7 +36,10 @@ function contentOf(r: SyncedReport): string {
 
 export class ReportSync {
   /** Reports in the cluster that meshlock owns, with the digest of the content last written (`''` when adopted unseen). */
-  private readonly written = new Map<string, { ref: { apiVersion: string; kind: string; name: string; namespace?: string }; content: string }>();
+  private readonly written = new Map<
+    string,
+    { ref: { apiVersion: string; kind: string; name: string; namespace?: string }; content: string }
+  >();
   private adopted = false;
 
   constructor(
@@ -103,7 +106,15 @@ export class ReportSync {
       try {
         const outcome = await applyReport(this.kc, r);
         out[outcome]++;
-        this.written.set(key, { ref: { apiVersion: r.apiVersion, kind: r.kind, name: r.metadata.name, ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}) }, content });
+        this.written.set(key, {
+          ref: {
+            apiVersion: r.apiVersion,
+            kind: r.kind,
+            name: r.metadata.name,
+            ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}),
+          },
+          content,
+        });
       } catch (err) {
         out.errors.push((err as Error).message);
       }

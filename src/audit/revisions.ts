@@ -29,8 +29,10 @@ export function servedRevisions(inv: Inventory, rootNamespace: string): ServedRe
   for (const w of inv.mutatingWebhooks) {
     const l = labelsOf(w);
     const name = nameOf(w);
-    if (name.startsWith('istio-revision-tag-') && l['istio.io/tag']) add(l['istio.io/tag'], `MutatingWebhookConfiguration ${name}`);
-    else if (name.startsWith('istio-sidecar-injector')) add(l[LABEL_REV] ?? 'default', `MutatingWebhookConfiguration ${name}`);
+    if (name.startsWith('istio-revision-tag-') && l['istio.io/tag'])
+      add(l['istio.io/tag'], `MutatingWebhookConfiguration ${name}`);
+    else if (name.startsWith('istio-sidecar-injector'))
+      add(l[LABEL_REV] ?? 'default', `MutatingWebhookConfiguration ${name}`);
   }
   return { all: new Set(evidence.keys()), evidence };
 }

@@ -73,15 +73,28 @@ export async function watchAudit(opts: WatchAuditOptions): Promise<number> {
       },
       readyz: () => {
         if (live.ready) return { ok: true, detail: 'ok' };
-        const waiting = live.reflectors.filter((r) => !r.settled).map((r) => `${r.name}${r.lastError ? ` (${r.lastError})` : ''}`);
-        return { ok: false, detail: waiting.length ? `waiting for the first listing of: ${waiting.join(', ')}` : 'first audit running' };
+        const waiting = live.reflectors
+          .filter((r) => !r.settled)
+          .map((r) => `${r.name}${r.lastError ? ` (${r.lastError})` : ''}`);
+        return {
+          ok: false,
+          detail: waiting.length ? `waiting for the first listing of: ${waiting.join(', ')}` : 'first audit running',
+        };
       },
     });
   } catch (err) {
     log.error({ err, port: opts.metricsPort }, 'cannot listen for metrics');
     return 2;
   }
-  log.info({ port: server.port, intervalSeconds: opts.intervalMs / 1000, reports: opts.reports?.api ?? 'off', namespaces: opts.namespaces?.length ? opts.namespaces : 'all' }, 'watching audit started');
+  log.info(
+    {
+      port: server.port,
+      intervalSeconds: opts.intervalMs / 1000,
+      reports: opts.reports?.api ?? 'off',
+      namespaces: opts.namespaces?.length ? opts.namespaces : 'all',
+    },
+    'watching audit started',
+  );
   const reload = opts.configFile
     ? watchConfig(opts.configFile, {
         onReload: (c) => {

@@ -32,13 +32,17 @@ export function loadExpectations(path: string): InstallExpectations {
   if (stat.isDirectory()) {
     const rendered = renderKustomization(path);
     if (rendered === undefined) throw new AuditInputError(`--deploy: ${path} is a folder without a kustomization file`);
-    if ('skip' in rendered) throw new AuditInputError(`--deploy: ${path}: kubectl is not on PATH to render it (or pass a file: kubectl kustomize ${path} > rendered.yaml)`);
+    if ('skip' in rendered)
+      throw new AuditInputError(
+        `--deploy: ${path}: kubectl is not on PATH to render it (or pass a file: kubectl kustomize ${path} > rendered.yaml)`,
+      );
     if ('error' in rendered) throw new AuditInputError(`--deploy: ${path}: ${rendered.error}`);
     parseManifestText(rendered.file, rendered.text, set);
   } else {
     parseManifestText(path, readFileSync(path, 'utf8'), set);
   }
-  if (set.errors.length > 0) throw new AuditInputError(`--deploy: ${set.errors[0]?.file}:${set.errors[0]?.line}: ${set.errors[0]?.message}`);
+  if (set.errors.length > 0)
+    throw new AuditInputError(`--deploy: ${set.errors[0]?.file}:${set.errors[0]?.line}: ${set.errors[0]?.message}`);
   const objs = set.objects.map((o) => o.object as KObj);
   return {
     mutating: objs.filter((o) => o.kind === 'MutatingWebhookConfiguration'),
@@ -77,23 +81,38 @@ export async function auditOnce(o: AuditOnceOptions): Promise<AuditReport> {
     if (collected.errors.length > 0 && collected.inventory.namespaces.length + collected.inventory.pods.length === 0) {
       throw new AuditInputError(`nothing readable to audit in ${o.files.join(', ')}`);
     }
-    if (collected.objects === 0) throw new AuditInputError(`no Kubernetes objects in ${o.files.join(', ')}: nothing to audit (a dump is kubectl get ... -A -o yaml)`);
+    if (collected.objects === 0)
+      throw new AuditInputError(
+        `no Kubernetes objects in ${o.files.join(', ')}: nothing to audit (a dump is kubectl get ... -A -o yaml)`,
+      );
   } else {
     if (!o.kc) throw new AuditInputError('no cluster: pass -f FILE or a kubeconfig');
     try {
-      collected = await collectFromCluster(o.kc, o.config, { namespaces: [...namespaces], ...(o.progress ? { progress: o.progress } : {}) });
+      collected = await collectFromCluster(o.kc, o.config, {
+        namespaces: [...namespaces],
+        ...(o.progress ? { progress: o.progress } : {}),
+      });
     } catch (err) {
       throw new AuditInputError((err as Error).message);
     }
-    source = { type: 'cluster', name: `${o.kc.getCurrentContext()} (${o.kc.getCurrentCluster()?.server ?? '?'})`, ...(namespaces.length ? { namespaces } : {}) };
-    notes = [...collected.errors.map((e) => `${e.file}: ${e.message}`), ...collected.missing.map((m) => `${m}: not served by this cluster (Istio CRDs not installed?)`)];
+    source = {
+      type: 'cluster',
+      name: `${o.kc.getCurrentContext()} (${o.kc.getCurrentCluster()?.server ?? '?'})`,
+      ...(namespaces.length ? { namespaces } : {}),
+    };
+    notes = [
+      ...collected.errors.map((e) => `${e.file}: ${e.message}`),
+      ...collected.missing.map((m) => `${m}: not served by this cluster (Istio CRDs not installed?)`),
+    ];
   }
   const expected = o.deploy && o.kc ? loadExpectations(o.deploy) : {};
   return evaluateInventory(collected.inventory, o.config, o.now, {
     source,
     ...(namespaces.length ? { namespaces } : {}),
     live: o.kc !== undefined && !(o.files && o.files.length > 0),
-    ...(o.kc && !(o.files && o.files.length > 0) ? { cluster: { context: o.kc.getCurrentContext(), server: o.kc.getCurrentCluster()?.server ?? '' } } : {}),
+    ...(o.kc && !(o.files && o.files.length > 0)
+      ? { cluster: { context: o.kc.getCurrentContext(), server: o.kc.getCurrentCluster()?.server ?? '' } }
+      : {}),
     expectations: expected,
     notes,
     ...(collected.locations ? { locations: collected.locations } : {}),

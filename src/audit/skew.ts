@@ -4,7 +4,14 @@
 // serves gets no configuration and no certificate renewal, which ends its mTLS: an error. How Istio
 // writes versions and revisions on objects is policy/istio's (versions.ts). Pure.
 import type { ResolvedConfig } from '../config/index.js';
-import { istiodVersion, minorsBehind, imageVersion, proxyImage, proxyRevision, type IstioVersion } from '../policy/istio/index.js';
+import {
+  istiodVersion,
+  minorsBehind,
+  imageVersion,
+  proxyImage,
+  proxyRevision,
+  type IstioVersion,
+} from '../policy/istio/index.js';
 import { controlsFor } from '../policy/controls.js';
 import { labelsOf, nameOf, namespaceOf, type Inventory, type KObj } from './inventory.js';
 import type { ReportFinding } from './model.js';
@@ -49,7 +56,11 @@ interface Acc {
 const cmp = (a: Version, b: Version): number => a.major - b.major || a.minor - b.minor;
 
 /** One finding per workload whose proxies are skewed from, or orphaned by, their control plane. */
-export function versionSkewFindings(inv: Inventory, config: ResolvedConfig, inScope: (ns: string) => boolean = () => true): ReportFinding[] {
+export function versionSkewFindings(
+  inv: Inventory,
+  config: ResolvedConfig,
+  inScope: (ns: string) => boolean = () => true,
+): ReportFinding[] {
   const served = servedRevisions(inv, config.rootNamespace).all;
   // Without any control plane in the input (a dump of one namespace) there is nothing to compare with.
   if (served.size === 0) return [];
@@ -117,5 +128,7 @@ export function versionSkewFindings(inv: Inventory, config: ResolvedConfig, inSc
       controls: controlsFor('dataplane-version-skew'),
     });
   }
-  return findings.sort((x, y) => x.namespace.localeCompare(y.namespace) || x.name.localeCompare(y.name) || x.rule.localeCompare(y.rule));
+  return findings.sort(
+    (x, y) => x.namespace.localeCompare(y.namespace) || x.name.localeCompare(y.name) || x.rule.localeCompare(y.rule),
+  );
 }

@@ -21,10 +21,20 @@ type Base = { mode: string; namespace: string; kind: string; name: string };
  * exemption covers (one used on its own objects, or one without a rule list naming it) is reported
  * as exempted, not as an error beside an exemption the report calls used.
  */
-export function workloadFindings(workloads: readonly WorkloadRow[], facts: AuditFacts, exemptedBy: ReadonlyMap<string, CompiledExemption>): { findings: ReportFinding[]; exempted: ExemptedFinding[] } {
+export function workloadFindings(
+  workloads: readonly WorkloadRow[],
+  facts: AuditFacts,
+  exemptedBy: ReadonlyMap<string, CompiledExemption>,
+): { findings: ReportFinding[]; exempted: ExemptedFinding[] } {
   const config = facts.ctx.config;
   const covering = (w: Base): CompiledExemption | undefined =>
-    exemptedBy.get(refKey(w)) ?? config.exemptions.find((x) => facts.now <= x.expiresAt && x.source.rules === undefined && x.covers({ namespace: w.namespace, kind: w.kind, name: w.name }));
+    exemptedBy.get(refKey(w)) ??
+    config.exemptions.find(
+      (x) =>
+        facts.now <= x.expiresAt &&
+        x.source.rules === undefined &&
+        x.covers({ namespace: w.namespace, kind: w.kind, name: w.name }),
+    );
   const findings: ReportFinding[] = [];
   const exempted: ExemptedFinding[] = [];
   for (const w of workloads) {
@@ -40,7 +50,19 @@ export function workloadFindings(workloads: readonly WorkloadRow[], facts: Audit
 
 function istioWorkloadFindings(w: WorkloadRow, base: Base): ReportFinding[] {
   if (!w.meshed) {
-    return [{ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: w.istio?.injection.injected === true ? 'restart its pods (kubectl rollout restart) so that the injector adds the proxy' : 'enrol the namespace and restart the pods, or remove what keeps them out', controls: controlsFor('workload-not-meshed') }];
+    return [
+      {
+        ...base,
+        rule: 'workload-not-meshed',
+        severity: 'error',
+        message: `not in the mesh: ${w.reason ?? 'no proxy'}`,
+        fix:
+          w.istio?.injection.injected === true
+            ? 'restart its pods (kubectl rollout restart) so that the injector adds the proxy'
+            : 'enrol the namespace and restart the pods, or remove what keeps them out',
+        controls: controlsFor('workload-not-meshed'),
+      },
+    ];
   }
   if (w.strict) return [];
   const ports = portSummary(w);
@@ -65,12 +87,23 @@ function linkerdWorkloadFindings(w: WorkloadRow, base: Base, ld: LinkerdFacts | 
   const d = w.linkerd;
   if (!d) return out;
   if (!w.meshed) {
-    out.push({ ...base, rule: 'workload-not-meshed', severity: 'error', message: `not in the mesh: ${w.reason ?? 'no proxy'}`, fix: 'annotate the namespace linkerd.io/inject=enabled, remove what the injector skips on, and restart the pods', controls: controlsFor('workload-not-meshed') });
+    out.push({
+      ...base,
+      rule: 'workload-not-meshed',
+      severity: 'error',
+      message: `not in the mesh: ${w.reason ?? 'no proxy'}`,
+      fix: 'annotate the namespace linkerd.io/inject=enabled, remove what the injector skips on, and restart the pods',
+      controls: controlsFor('workload-not-meshed'),
+    });
     return out;
   }
   const weak = d.ports.filter((p) => p.mode !== 'STRICT');
   if (weak.length > 0) {
-    const parts = weak.map((p) => (p.source === 'iptables-skip' ? `${p.port} skipped by iptables (${p.skipped})` : `${p.port} admits plaintext through ${p.plaintext.join(', ')}${p.server ? ` (Server ${p.server})` : ` (${p.source} ${p.policy ?? ''})`}`));
+    const parts = weak.map((p) =>
+      p.source === 'iptables-skip'
+        ? `${p.port} skipped by iptables (${p.skipped})`
+        : `${p.port} admits plaintext through ${p.plaintext.join(', ')}${p.server ? ` (Server ${p.server})` : ` (${p.source} ${p.policy ?? ''})`}`,
+    );
     out.push({
       ...base,
       rule: 'workload-not-strict',
@@ -81,17 +114,34 @@ function linkerdWorkloadFindings(w: WorkloadRow, base: Base, ld: LinkerdFacts | 
     });
   }
   if (ld?.controlPlaneVersion && d.proxyVersion && d.proxyVersion !== ld.controlPlaneVersion) {
-    out.push({ ...base, rule: 'ld-proxy-version-skew', severity: 'warning', message: `proxy ${d.proxyVersion} differs from the control plane's ${ld.controlPlaneVersion}`, fix: 'restart the pods so the injector gives them the current proxy', controls: controlsFor('ld-proxy-version-skew') });
+    out.push({
+      ...base,
+      rule: 'ld-proxy-version-skew',
+      severity: 'warning',
+      message: `proxy ${d.proxyVersion} differs from the control plane's ${ld.controlPlaneVersion}`,
+      fix: 'restart the pods so the injector gives them the current proxy',
+      controls: controlsFor('ld-proxy-version-skew'),
+    });
   }
   const open = d.ports.filter((p) => p.openProbePaths.length > 0);
   if (open.length > 0 && ld && ld.cluster.probeNetworks.some((n) => /\/0$/.test(n))) {
-    out.push({ ...base, rule: 'ld-probe-paths-open', severity: 'warning', message: `probe paths open without authentication from ${ld.cluster.probeNetworks.join(', ')}: ${open.map((p) => `${p.port} ${p.openProbePaths.join(',')}`).join('; ')}`, fix: 'set policyController.probeNetworks to the node network, or serve probes on a port of their own', controls: controlsFor('ld-probe-paths-open') });
+    out.push({
+      ...base,
+      rule: 'ld-probe-paths-open',
+      severity: 'warning',
+      message: `probe paths open without authentication from ${ld.cluster.probeNetworks.join(', ')}: ${open.map((p) => `${p.port} ${p.openProbePaths.join(',')}`).join('; ')}`,
+      fix: 'set policyController.probeNetworks to the node network, or serve probes on a port of their own',
+      controls: controlsFor('ld-probe-paths-open'),
+    });
   }
   return out;
 }
 
 /** Namespaces that name a revision no control plane serves: their new pods get no sidecar. */
-export function unservedRevisions(facts: AuditFacts): { unserved: { namespace: string; revision: string }[]; findings: ReportFinding[] } {
+export function unservedRevisions(facts: AuditFacts): {
+  unserved: { namespace: string; revision: string }[];
+  findings: ReportFinding[];
+} {
   const unserved: { namespace: string; revision: string }[] = [];
   const findings: ReportFinding[] = [];
   if (facts.ld) return { unserved, findings };
@@ -118,10 +168,15 @@ export function unservedRevisions(facts: AuditFacts): { unserved: { namespace: s
 }
 
 /** Exemptions: active, expiring within 30 days, or expired (an expired one no longer lifts anything). */
-export function exemptionRows(config: ResolvedConfig, now: number, use: ReadonlyMap<number, number>): { exemptions: ExemptionRow[]; findings: ReportFinding[] } {
+export function exemptionRows(
+  config: ResolvedConfig,
+  now: number,
+  use: ReadonlyMap<number, number>,
+): { exemptions: ExemptionRow[]; findings: ReportFinding[] } {
   const exemptions: ExemptionRow[] = config.exemptions.map((ex) => {
     const e = ex.source;
-    const status = now > ex.expiresAt ? 'expired' : ex.expiresAt - now <= EXPIRY_WARNING_DAYS * DAY ? 'expiring' : 'active';
+    const status =
+      now > ex.expiresAt ? 'expired' : ex.expiresAt - now <= EXPIRY_WARNING_DAYS * DAY ? 'expiring' : 'active';
     return {
       index: ex.index,
       namespace: e.namespace,
@@ -146,7 +201,10 @@ export function exemptionRows(config: ResolvedConfig, now: number, use: Readonly
       namespace: x.namespace,
       kind: 'Exemption',
       name: `exemptions[${x.index}]`,
-      message: x.status === 'expired' ? `exemption "${x.reason}" expired on ${x.expires} and no longer applies` : `exemption "${x.reason}" expires on ${x.expires}, within ${EXPIRY_WARNING_DAYS} days`,
+      message:
+        x.status === 'expired'
+          ? `exemption "${x.reason}" expired on ${x.expires} and no longer applies`
+          : `exemption "${x.reason}" expires on ${x.expires}, within ${EXPIRY_WARNING_DAYS} days`,
       fix: 'fix what it exempts, or renew it with a new expiry date',
       controls: controlsFor(rule),
     });

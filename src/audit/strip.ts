@@ -76,7 +76,18 @@ const METADATA_DROP = new Set(['managedFields', 'resourceVersion', 'selfLink', '
 
 /** Owner references keep what walking up to the workload needs. */
 function stripOwners(refs: unknown): unknown {
-  return Array.isArray(refs) ? refs.map((r) => (isObj(r) ? { apiVersion: r['apiVersion'], kind: r['kind'], name: r['name'], ...(r['controller'] === true ? { controller: true } : {}) } : r)) : refs;
+  return Array.isArray(refs)
+    ? refs.map((r) =>
+        isObj(r)
+          ? {
+              apiVersion: r['apiVersion'],
+              kind: r['kind'],
+              name: r['name'],
+              ...(r['controller'] === true ? { controller: true } : {}),
+            }
+          : r,
+      )
+    : refs;
 }
 
 function stripMetadata(meta: unknown): unknown {
@@ -98,7 +109,8 @@ function stripContainers(list: unknown): unknown {
 function stripPodSpec(spec: unknown): unknown {
   if (!isObj(spec)) return spec;
   const out = without(spec, POD_SPEC_DROP);
-  for (const k of ['containers', 'initContainers', 'ephemeralContainers']) if (k in out) out[k] = stripContainers(out[k]);
+  for (const k of ['containers', 'initContainers', 'ephemeralContainers'])
+    if (k in out) out[k] = stripContainers(out[k]);
   return out;
 }
 
@@ -125,7 +137,13 @@ export function stripForAudit(o: Obj): Obj {
     case 'CronJob':
       if (isObj(spec) && isObj(spec['jobTemplate'])) {
         const jt = spec['jobTemplate'];
-        out['spec'] = { ...spec, jobTemplate: { ...jt, spec: isObj(jt['spec']) ? { ...jt['spec'], template: stripTemplate(jt['spec']['template']) } : jt['spec'] } };
+        out['spec'] = {
+          ...spec,
+          jobTemplate: {
+            ...jt,
+            spec: isObj(jt['spec']) ? { ...jt['spec'], template: stripTemplate(jt['spec']['template']) } : jt['spec'],
+          },
+        };
       }
       break;
     case 'Secret': {

@@ -52,7 +52,10 @@ export class LiveAudit {
 
   constructor(private readonly opts: LiveAuditOptions) {
     this.config = opts.config;
-    this.scope = opts.namespaces && opts.namespaces.length > 0 ? new Set([...opts.namespaces, opts.config.rootNamespace]) : undefined;
+    this.scope =
+      opts.namespaces && opts.namespaces.length > 0
+        ? new Set([...opts.namespaces, opts.config.rootNamespace])
+        : undefined;
     if (opts.reports) {
       const scope = this.scope;
       this.sync = new ReportSync(opts.kc, opts.reports, scope ? (ns) => scope.has(ns) : undefined);
@@ -120,7 +123,10 @@ export class LiveAudit {
     if (change === 'state' && r.state === 'failing') return;
     if (!this.settled) return;
     // The first complete listing runs at once; later changes wait for the debounce.
-    this.schedule(this.summary ? (this.opts.debounceMs ?? 1000) : 0, change === 'relisted' ? `${r.name} listed` : `${r.name} ${change}`);
+    this.schedule(
+      this.summary ? (this.opts.debounceMs ?? 1000) : 0,
+      change === 'relisted' ? `${r.name} listed` : `${r.name} ${change}`,
+    );
   }
 
   private schedule(delayMs: number, reason: string): void {
@@ -146,10 +152,14 @@ export class LiveAudit {
     const terminating = new Set<string>();
     const notes: string[] = [];
     for (const r of this.reflectors) {
-      if (r.opts.type === NAMESPACES) for (const n of r.store.values()) if ((n.metadata as { deletionTimestamp?: string } | undefined)?.deletionTimestamp) terminating.add(String(n.metadata?.name));
+      if (r.opts.type === NAMESPACES)
+        for (const n of r.store.values())
+          if ((n.metadata as { deletionTimestamp?: string } | undefined)?.deletionTimestamp)
+            terminating.add(String(n.metadata?.name));
       if (r.state === 'missing') notes.push(`${r.name}: not served by this cluster (Istio CRDs not installed?)`);
       else if (r.state === 'forbidden') notes.push(`${r.name}: forbidden: ${r.lastError ?? ''}`.trim());
-      else if (r.state === 'failing') notes.push(`${r.name}: watch failing, showing the last state seen: ${r.lastError ?? ''}`.trim());
+      else if (r.state === 'failing')
+        notes.push(`${r.name}: watch failing, showing the last state seen: ${r.lastError ?? ''}`.trim());
     }
     const scope = this.scope;
     function* objects(reflectors: readonly Reflector[]): Generator<KObj> {
@@ -175,7 +185,11 @@ export class LiveAudit {
       const { inventory, notes } = this.inventory();
       const server = this.opts.kc.getCurrentCluster()?.server ?? '?';
       report = evaluateInventory(inventory, this.config, now, {
-        source: { type: 'cluster', name: `${this.opts.kc.getCurrentContext()} (${server})`, ...(this.opts.namespaces?.length ? { namespaces: this.opts.namespaces } : {}) },
+        source: {
+          type: 'cluster',
+          name: `${this.opts.kc.getCurrentContext()} (${server})`,
+          ...(this.opts.namespaces?.length ? { namespaces: this.opts.namespaces } : {}),
+        },
         cluster: { context: this.opts.kc.getCurrentContext(), server },
         ...(this.opts.namespaces?.length ? { namespaces: this.opts.namespaces } : {}),
         live: true,
@@ -193,7 +207,18 @@ export class LiveAudit {
     this.opts.metrics.record(report, seconds, this.lastRunAt);
     this.opts.metrics.runs.inc({ outcome: 'ok' });
     const s = report.summary;
-    this.opts.log.info({ reason, seconds: Math.round(seconds * 1000) / 1000, workloads: s.workloads, meshed: s.meshed, strict: s.strict, errors: s.findings.error, warnings: s.findings.warning }, 'audit evaluated');
+    this.opts.log.info(
+      {
+        reason,
+        seconds: Math.round(seconds * 1000) / 1000,
+        workloads: s.workloads,
+        meshed: s.meshed,
+        strict: s.strict,
+        errors: s.findings.error,
+        warnings: s.findings.warning,
+      },
+      'audit evaluated',
+    );
     try {
       this.opts.onReport?.(report);
     } catch (err) {
@@ -208,7 +233,16 @@ export class LiveAudit {
       if (r.deleted) m.inc({ outcome: 'deleted' }, r.deleted);
       if (r.errors.length) m.inc({ outcome: 'error' }, r.errors.length);
       if (r.created + r.replaced + r.deleted > 0 || r.errors.length > 0) {
-        this.opts.log[r.errors.length ? 'warn' : 'info']({ created: r.created, replaced: r.replaced, deleted: r.deleted, unchanged: r.unchanged, errors: r.errors.slice(0, 5) }, 'reports synced');
+        this.opts.log[r.errors.length ? 'warn' : 'info'](
+          {
+            created: r.created,
+            replaced: r.replaced,
+            deleted: r.deleted,
+            unchanged: r.unchanged,
+            errors: r.errors.slice(0, 5),
+          },
+          'reports synced',
+        );
       }
     }
   }

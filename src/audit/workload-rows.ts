@@ -29,12 +29,21 @@ export function workloadRows(inv: Inventory, facts: AuditFacts): { workloads: Wo
     if (!acc) groups.set(key, (acc = { ref, pods: [], statuses: [], linkerd: [] }));
     acc.pods.push(pod);
     const f = facts.factsOf(ns);
-    if (facts.ld) acc.linkerd.push(linkerdPodStatus(pod, { labels: f.labels, annotations: facts.nsAnnotations.get(ns) ?? new Map(), known: f.known }, facts.ld));
+    if (facts.ld)
+      acc.linkerd.push(
+        linkerdPodStatus(
+          pod,
+          { labels: f.labels, annotations: facts.nsAnnotations.get(ns) ?? new Map(), known: f.known },
+          facts.ld,
+        ),
+      );
     else acc.statuses.push(meshStatus(pod, f, facts.served.all));
   }
   const ld = facts.ld;
   const workloads = [...groups.values()].map((acc) => (ld ? linkerdRow(acc, ld) : istioRow(acc, facts)));
-  workloads.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  workloads.sort(
+    (a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name),
+  );
   return { workloads, pods };
 }
 
@@ -43,7 +52,19 @@ function linkerdRow(acc: WorkloadAcc, ld: LinkerdFacts): WorkloadRow {
   const status = acc.linkerd.find((s) => !s.meshed) ?? (acc.linkerd[0] as LinkerdPodStatus);
   const ports = status.detail.ports;
   const effective: MtlsMode = status.meshed ? weakestMode(ports) : 'DISABLE';
-  const deciders = [...new Set(ports.map((p) => (p.source === 'server' ? `Server ${acc.ref.namespace}/${p.server}` : p.source === 'annotation' ? `annotation ${p.policy}` : p.source === 'cluster-default' ? `cluster default ${p.policy}` : `iptables skip (${p.skipped})`)))];
+  const deciders = [
+    ...new Set(
+      ports.map((p) =>
+        p.source === 'server'
+          ? `Server ${acc.ref.namespace}/${p.server}`
+          : p.source === 'annotation'
+            ? `annotation ${p.policy}`
+            : p.source === 'cluster-default'
+              ? `cluster default ${p.policy}`
+              : `iptables skip (${p.skipped})`,
+      ),
+    ),
+  ];
   return {
     namespace: acc.ref.namespace,
     kind: acc.ref.kind,
@@ -56,12 +77,20 @@ function linkerdRow(acc: WorkloadAcc, ld: LinkerdFacts): WorkloadRow {
     effectiveMtls: effective,
     policyMtls: effective,
     // Ports the pod does not declare get the proxy's default (its env, baked in at injection).
-    defaultMtls: ld.cluster.defaultPolicy.endsWith('-authenticated') || ld.cluster.defaultPolicy === 'deny' ? 'STRICT' : 'PERMISSIVE',
+    defaultMtls:
+      ld.cluster.defaultPolicy.endsWith('-authenticated') || ld.cluster.defaultPolicy === 'deny'
+        ? 'STRICT'
+        : 'PERMISSIVE',
     ports: Object.fromEntries(ports.map((p) => [String(p.port), p.mode])),
     mtls: status.meshed
       ? ports.length === 0
         ? 'no declared port'
-        : ports.map((p) => `port ${p.port}: ${p.mode}${p.source === 'iptables-skip' ? ' (skipped by iptables)' : p.plaintext.length > 0 ? ` (plaintext via ${p.plaintext.join(', ')})` : ''}`).join('; ')
+        : ports
+            .map(
+              (p) =>
+                `port ${p.port}: ${p.mode}${p.source === 'iptables-skip' ? ' (skipped by iptables)' : p.plaintext.length > 0 ? ` (plaintext via ${p.plaintext.join(', ')})` : ''}`,
+            )
+            .join('; ')
       : `no mTLS: not meshed (${status.reason ?? 'no proxy'})`,
     policies: deciders,
     strict: status.meshed && effective === 'STRICT',
@@ -74,14 +103,22 @@ function istioRow(acc: WorkloadAcc, facts: AuditFacts): WorkloadRow {
   const policy = effectiveMtls(facts.policies, acc.ref.namespace, labels);
   // POLICY.md "Edges": a port an unexpired edge names may be PERMISSIVE for the workloads it
   // selects. It is shown as such and not counted as a strictness failure; every other port is.
-  const edgePorts = config.edges.length > 0 ? edgePortsFor(config, acc.ref.namespace, new Map(Object.entries(labels)), facts.now) : undefined;
+  const edgePorts =
+    config.edges.length > 0
+      ? edgePortsFor(config, acc.ref.namespace, new Map(Object.entries(labels)), facts.now)
+      : undefined;
   const edges: Record<string, string> = {};
   for (const [port, m] of Object.entries(policy.ports)) {
     const e = edgePorts?.get(Number(port));
     if (e && m === 'PERMISSIVE') edges[port] = e.source.reason;
   }
   const hasEdges = Object.keys(edges).length > 0;
-  const judged = weakest([policy.mode, ...Object.entries(policy.ports).filter(([port]) => !Object.hasOwn(edges, port)).map(([, m]) => m)]);
+  const judged = weakest([
+    policy.mode,
+    ...Object.entries(policy.ports)
+      .filter(([port]) => !Object.hasOwn(edges, port))
+      .map(([, m]) => m),
+  ]);
   const notMeshed = acc.statuses.find((s) => !s.meshed);
   const meshed = notMeshed === undefined;
   return {
@@ -99,7 +136,13 @@ function istioRow(acc: WorkloadAcc, facts: AuditFacts): WorkloadRow {
     defaultMtls: policy.mode,
     ports: policy.ports,
     ...(hasEdges ? { edges } : {}),
-    mtls: mtlsText({ meshed, ...(notMeshed?.reason ? { reason: notMeshed.reason } : {}), defaultMtls: policy.mode, ports: policy.ports, ...(hasEdges ? { edges } : {}) }),
+    mtls: mtlsText({
+      meshed,
+      ...(notMeshed?.reason ? { reason: notMeshed.reason } : {}),
+      defaultMtls: policy.mode,
+      ports: policy.ports,
+      ...(hasEdges ? { edges } : {}),
+    }),
     policies: policy.from,
     strict: meshed && judged === 'STRICT',
   };

@@ -1,14 +1,29 @@
 // Pods grouped the way people think of them (a Deployment, not its ReplicaSet's pods), and whether
 // each pod is actually in the mesh, and why not. Pure.
-import { podFacts, podMembership, PROXY_CONTAINER, type CaptureDecision, type Dataplane, type InjectionDecision } from '../policy/index.js';
+import {
+  podFacts,
+  podMembership,
+  PROXY_CONTAINER,
+  type CaptureDecision,
+  type Dataplane,
+  type InjectionDecision,
+} from '../policy/index.js';
 import { labelsOf, nameOf, namespaceOf, type KObj } from './inventory.js';
 
 export type { Dataplane };
 
 /** Which rule of Istio decided, for the report: the injector's or ztunnel's, in Istio's terms. */
 export interface IstioDecision {
-  readonly injection: { readonly rule: InjectionDecision['rule']; readonly injected: boolean | null; readonly because: string };
-  readonly capture: { readonly rule: CaptureDecision['rule']; readonly captured: boolean | null; readonly because: string };
+  readonly injection: {
+    readonly rule: InjectionDecision['rule'];
+    readonly injected: boolean | null;
+    readonly because: string;
+  };
+  readonly capture: {
+    readonly rule: CaptureDecision['rule'];
+    readonly captured: boolean | null;
+    readonly because: string;
+  };
 }
 
 export interface MeshStatus {
@@ -30,7 +45,11 @@ export interface NamespaceFacts {
  * a pod without a proxy that Istio's injector selects was created before the namespace was enrolled
  * or while the injector was down, and gets its proxy on a restart.
  */
-export function meshStatus(pod: KObj, ns: NamespaceFacts, servedRevisions: ReadonlySet<string> | undefined): MeshStatus {
+export function meshStatus(
+  pod: KObj,
+  ns: NamespaceFacts,
+  servedRevisions: ReadonlySet<string> | undefined,
+): MeshStatus {
   const namespace = namespaceOf(pod);
   const m = podMembership({ name: namespace, ...(ns.known ? { labels: ns.labels } : {}) }, podFacts(pod));
   const istio: IstioDecision = {
@@ -40,18 +59,28 @@ export function meshStatus(pod: KObj, ns: NamespaceFacts, servedRevisions: Reado
   if (m.meshed) return { meshed: true, dataplane: m.dataplane, istio };
   const not = (reason: string): MeshStatus => ({ meshed: false, dataplane: 'none', reason, istio });
   const inj = m.injection;
-  if (inj.injected === undefined) return not(`no ${PROXY_CONTAINER} container (namespace ${namespace} not in the input)`);
+  if (inj.injected === undefined)
+    return not(`no ${PROXY_CONTAINER} container (namespace ${namespace} not in the input)`);
   if (inj.injected) {
     const rev = inj.revision;
-    if (rev !== undefined && rev !== 'default' && servedRevisions && servedRevisions.size > 0 && !servedRevisions.has(rev)) {
+    if (
+      rev !== undefined &&
+      rev !== 'default' &&
+      servedRevisions &&
+      servedRevisions.size > 0 &&
+      !servedRevisions.has(rev)
+    ) {
       return not(`${inj.because}, but no control plane serves revision ${rev}`);
     }
-    return not(`should have a proxy, restart it: ${inj.because}, but the pod has no ${PROXY_CONTAINER} container (it was created before that, or while the injector was down)`);
+    return not(
+      `should have a proxy, restart it: ${inj.because}, but the pod has no ${PROXY_CONTAINER} container (it was created before that, or while the injector was down)`,
+    );
   }
   // Not injected. When the pod or its namespace asks for ambient, ztunnel's decision is the one that
   // kept it out; otherwise the injector's.
   const c = m.capture.rule;
-  if (c === 'pod-label' || c === 'sidecar-status' || (c === 'hostNetwork' && inj.rule !== 'hostNetwork')) return not(m.capture.because);
+  if (c === 'pod-label' || c === 'sidecar-status' || (c === 'hostNetwork' && inj.rule !== 'hostNetwork'))
+    return not(m.capture.because);
   return not(inj.because);
 }
 
@@ -78,7 +107,9 @@ function controllerOwner(o: KObj): { kind: string; name: string } | undefined {
   const refs = o.metadata?.ownerReferences;
   if (!Array.isArray(refs)) return undefined;
   const ref = refs.find((r) => r?.controller === true) ?? refs[0];
-  return ref && typeof ref.kind === 'string' && typeof ref.name === 'string' ? { kind: ref.kind, name: ref.name } : undefined;
+  return ref && typeof ref.kind === 'string' && typeof ref.name === 'string'
+    ? { kind: ref.kind, name: ref.name }
+    : undefined;
 }
 
 /**
@@ -97,7 +128,8 @@ export function workloadOf(o: KObj, controllers: ControllerIndex): WorkloadRef {
     const next = controllers.get(refKey(ref));
     if (!next && owner.kind === 'ReplicaSet') {
       const hash = labelsOf(current)['pod-template-hash'];
-      if (hash && owner.name.endsWith(`-${hash}`)) ref = { namespace, kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
+      if (hash && owner.name.endsWith(`-${hash}`))
+        ref = { namespace, kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
     }
     current = next;
   }

@@ -2,7 +2,19 @@
 // now), mutated first and validated after, exactly
 // as admission would run the mutating then the validating webhook (POLICY.md "Mutations"). Pure:
 // no rule is re-implemented here, only the engine's two calls chained.
-import { applyPatch, controlEntries, familyOf, inputFromObject, mutate, validate, type Control, type EngineContext, type Finding, type MutationOutcome, type PatchOp } from '../policy/index.js';
+import {
+  applyPatch,
+  controlEntries,
+  familyOf,
+  inputFromObject,
+  mutate,
+  validate,
+  type Control,
+  type EngineContext,
+  type Finding,
+  type MutationOutcome,
+  type PatchOp,
+} from '../policy/index.js';
 import type { SourceError, SourceObject } from '../manifests/sources.js';
 
 export type Decision = 'allow' | 'deny' | 'warn';
@@ -33,7 +45,14 @@ export interface CheckedObject {
 export interface CheckReport {
   readonly results: CheckedObject[];
   readonly errors: SourceError[];
-  readonly summary: { objects: number; allowed: number; denied: number; warned: number; patched: number; errors: number };
+  readonly summary: {
+    objects: number;
+    allowed: number;
+    denied: number;
+    warned: number;
+    patched: number;
+    errors: number;
+  };
   /** The compliance controls of every rule that has a finding (and of malformed-object when input was unreadable). */
   readonly controls: Readonly<Record<string, readonly Control[]>>;
 }
@@ -60,13 +79,19 @@ export interface CheckOptions {
   readonly namespaceAnnotations?: ReadonlyMap<string, ReadonlyMap<string, unknown>>;
 }
 
-function indexNamespaceMeta(objects: readonly SourceObject[], field: 'labels' | 'annotations'): Map<string, ReadonlyMap<string, unknown>> {
+function indexNamespaceMeta(
+  objects: readonly SourceObject[],
+  field: 'labels' | 'annotations',
+): Map<string, ReadonlyMap<string, unknown>> {
   const m = new Map<string, ReadonlyMap<string, unknown>>();
   for (const o of objects) {
     const input = inputFromObject(o.object);
     if (input.group !== '' || input.kind !== 'Namespace' || input.name === '') continue;
     const values = (input.object as { metadata?: Record<string, unknown> }).metadata?.[field];
-    m.set(input.name, new Map(typeof values === 'object' && values !== null && !Array.isArray(values) ? Object.entries(values) : []));
+    m.set(
+      input.name,
+      new Map(typeof values === 'object' && values !== null && !Array.isArray(values) ? Object.entries(values) : []),
+    );
   }
   return m;
 }
@@ -103,7 +128,11 @@ export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOp
   const old = opts.old?.get(objectKey(created));
   const nsLabels = opts.namespaceLabels?.get(created.namespace);
   const nsAnnotations = opts.namespaceAnnotations?.get(created.namespace);
-  const known = { ...created, ...(nsLabels === undefined ? {} : { namespaceLabels: nsLabels }), ...(nsAnnotations === undefined ? {} : { namespaceAnnotations: nsAnnotations }) };
+  const known = {
+    ...created,
+    ...(nsLabels === undefined ? {} : { namespaceLabels: nsLabels }),
+    ...(nsAnnotations === undefined ? {} : { namespaceAnnotations: nsAnnotations }),
+  };
   const input = old === undefined ? known : { ...known, operation: 'UPDATE' as const, oldObject: old };
   const mutation = opts.noMutate ? { patch: [], mutations: [], exempted: [] } : mutate(input, ctx);
   // The mutating webhook's patch is applied before the validating webhook sees the object.
@@ -131,14 +160,22 @@ export function checkObject(src: SourceObject, ctx: EngineContext, opts: CheckOp
   };
 }
 
-export function checkAll(objects: readonly SourceObject[], errors: readonly SourceError[], ctx: EngineContext, opts: CheckOptions): CheckReport {
+export function checkAll(
+  objects: readonly SourceObject[],
+  errors: readonly SourceError[],
+  ctx: EngineContext,
+  opts: CheckOptions,
+): CheckReport {
   const withNamespaces = {
     ...opts,
     namespaceLabels: opts.namespaceLabels ?? indexNamespaceLabels(objects),
     namespaceAnnotations: opts.namespaceAnnotations ?? indexNamespaceAnnotations(objects),
   };
   const results = objects.map((o) => checkObject(o, ctx, withNamespaces));
-  const rules = new Set([...results.flatMap((r) => r.findings.map((f) => f.rule)), ...(errors.length > 0 ? ['malformed-object'] : [])]);
+  const rules = new Set([
+    ...results.flatMap((r) => r.findings.map((f) => f.rule)),
+    ...(errors.length > 0 ? ['malformed-object'] : []),
+  ]);
   return {
     results,
     errors: [...errors],
@@ -168,12 +205,20 @@ export interface CheckInputs {
  * Checks manifests against what exists: --old files win over the cluster for the same object, and
  * the input's own Namespaces win over both for labels and annotations.
  */
-export function checkManifests(inputs: CheckInputs, ctx: EngineContext, opts: Pick<CheckOptions, 'namespace' | 'noMutate'>): CheckReport {
+export function checkManifests(
+  inputs: CheckInputs,
+  ctx: EngineContext,
+  opts: Pick<CheckOptions, 'namespace' | 'noMutate'>,
+): CheckReport {
   const live = inputs.live ?? [];
   const currentObjects = [...live, ...(inputs.current ?? [])];
   const old = currentObjects.length > 0 ? indexOld(currentObjects, opts.namespace) : undefined;
-  const namespaceLabels = live.length > 0 ? new Map([...indexNamespaceLabels(live), ...indexNamespaceLabels(inputs.objects)]) : undefined;
-  const namespaceAnnotations = live.length > 0 ? new Map([...indexNamespaceAnnotations(live), ...indexNamespaceAnnotations(inputs.objects)]) : undefined;
+  const namespaceLabels =
+    live.length > 0 ? new Map([...indexNamespaceLabels(live), ...indexNamespaceLabels(inputs.objects)]) : undefined;
+  const namespaceAnnotations =
+    live.length > 0
+      ? new Map([...indexNamespaceAnnotations(live), ...indexNamespaceAnnotations(inputs.objects)])
+      : undefined;
   return checkAll(inputs.objects, inputs.errors, ctx, {
     ...opts,
     ...(old ? { old } : {}),

@@ -35,7 +35,8 @@ export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
   const ms = m ? Number(m[1]) * unit[(m[2] ?? 's') as keyof typeof unit] : NaN;
-  if (!Number.isFinite(ms) || ms < 1000) throw new InvalidArgumentError('must be a duration of at least 1s, like 30s, 5m or 1h');
+  if (!Number.isFinite(ms) || ms < 1000)
+    throw new InvalidArgumentError('must be a duration of at least 1s, like 30s, 5m or 1h');
   return ms;
 }
 
@@ -88,7 +89,10 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
       // The Kubernetes client, the watch and its server load only for a live cluster: an audit of a
       // dump (-f) starts without them.
       const { loadKubeConfig } = await import('../kube/client.js');
-      kc = loadKubeConfig({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
+      kc = loadKubeConfig({
+        ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+        ...(flags.context ? { context: flags.context } : {}),
+      });
     } catch (err) {
       return fail((err as Error).message);
     }
@@ -109,9 +113,18 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
       intervalMs: flags.interval,
       metricsPort: flags.metricsPort,
       ...(flags.metricsHost ? { metricsHost: flags.metricsHost } : {}),
-      ...(flags.applyReports ? { reports: { build: (r: AuditReport) => buildPolicyReports(r, flags.reportApi), api: flags.reportApi } } : {}),
+      ...(flags.applyReports
+        ? { reports: { build: (r: AuditReport) => buildPolicyReports(r, flags.reportApi), api: flags.reportApi } }
+        : {}),
       ...(expectations ? { expectations } : {}),
-      ...(flags.out ? { out: { file: flags.out, render: (r: AuditReport) => renderAudit(r, flags.format, { reportApi: flags.reportApi }) } } : {}),
+      ...(flags.out
+        ? {
+            out: {
+              file: flags.out,
+              render: (r: AuditReport) => renderAudit(r, flags.format, { reportApi: flags.reportApi }),
+            },
+          }
+        : {}),
     });
   }
   const bar = progressBar();
@@ -145,7 +158,9 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
       const { applyReport } = await import('../kube/reports.js');
       for (const r of buildPolicyReports(report, flags.reportApi)) {
         const outcome = await applyReport(kc, r);
-        process.stderr.write(`${r.kind} ${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name} ${outcome}\n`);
+        process.stderr.write(
+          `${r.kind} ${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name} ${outcome}\n`,
+        );
       }
     } catch (err) {
       return fail(`writing reports: ${(err as Error).message}`);
@@ -158,33 +173,79 @@ export async function runAudit(flags: AuditFlags): Promise<number> {
 }
 
 export function addAuditOptions(cmd: Command): Command {
-  return cmd
-    .option('-f, --file <path>', 'read a dump (kubectl get ... -A -o yaml|json) instead of the cluster; repeatable', (v: string, p: string[]) => [...p, v], [])
-    .option('-c, --config <file>', 'meshlock config file (YAML or JSON)')
-    .addOption(new Option('-o, --output <format>', 'report format').choices(AUDIT_FORMATS as unknown as string[]).default('text'))
-    // The flag's first name, kept for scripts written against it.
-    .addOption(new Option('--format <format>', 'same as --output').choices(AUDIT_FORMATS as unknown as string[]).hideHelp())
-    .option('--out <file>', 'write the report to a file instead of stdout')
-    .option('-n, --namespace <ns>', 'only this namespace (repeatable or comma-separated)', collect)
-    .option('-A, --all-namespaces', 'every namespace (the default)')
-    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
-    .option('--context <name>', 'kubeconfig context')
-    .addOption(new Option('--report-api <api>', 'PolicyReport API for -o policyreport and --apply-reports').choices(['wgpolicyk8s', 'openreports']).default('wgpolicyk8s'))
-    .option('--apply-reports', 'write the PolicyReports to the cluster (create or replace)')
-    .option('--deploy <path>', "compare meshlock's webhook configurations with deploy/ (a kustomize folder or rendered YAML)")
-    .addOption(new Option('--fail-on <level>', 'exit 1 when findings of this severity exist').choices(['error', 'warning', 'never']).default('never'))
-    .option('--no-color', 'never colour the text output')
-    .option('--watch', 'keep auditing: watch the cluster, re-evaluate on every change and every --interval, serve metrics; runs until SIGTERM')
-    .addOption(new Option('--interval <duration>', 'with --watch: audit at least this often, also catching expiring exemptions (30s, 5m, 1h)').default(300_000, '5m').argParser(parseDuration))
-    .addOption(new Option('--metrics-port <port>', 'with --watch: plain-HTTP port for /metrics, /healthz and /readyz').default(9091).argParser(portNumber))
-    .option('--metrics-host <address>', 'with --watch: address for the metrics port (default 0.0.0.0)');
+  return (
+    cmd
+      .option(
+        '-f, --file <path>',
+        'read a dump (kubectl get ... -A -o yaml|json) instead of the cluster; repeatable',
+        (v: string, p: string[]) => [...p, v],
+        [],
+      )
+      .option('-c, --config <file>', 'meshlock config file (YAML or JSON)')
+      .addOption(
+        new Option('-o, --output <format>', 'report format')
+          .choices(AUDIT_FORMATS as unknown as string[])
+          .default('text'),
+      )
+      // The flag's first name, kept for scripts written against it.
+      .addOption(
+        new Option('--format <format>', 'same as --output').choices(AUDIT_FORMATS as unknown as string[]).hideHelp(),
+      )
+      .option('--out <file>', 'write the report to a file instead of stdout')
+      .option('-n, --namespace <ns>', 'only this namespace (repeatable or comma-separated)', collect)
+      .option('-A, --all-namespaces', 'every namespace (the default)')
+      .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
+      .option('--context <name>', 'kubeconfig context')
+      .addOption(
+        new Option('--report-api <api>', 'PolicyReport API for -o policyreport and --apply-reports')
+          .choices(['wgpolicyk8s', 'openreports'])
+          .default('wgpolicyk8s'),
+      )
+      .option('--apply-reports', 'write the PolicyReports to the cluster (create or replace)')
+      .option(
+        '--deploy <path>',
+        "compare meshlock's webhook configurations with deploy/ (a kustomize folder or rendered YAML)",
+      )
+      .addOption(
+        new Option('--fail-on <level>', 'exit 1 when findings of this severity exist')
+          .choices(['error', 'warning', 'never'])
+          .default('never'),
+      )
+      .option('--no-color', 'never colour the text output')
+      .option(
+        '--watch',
+        'keep auditing: watch the cluster, re-evaluate on every change and every --interval, serve metrics; runs until SIGTERM',
+      )
+      .addOption(
+        new Option(
+          '--interval <duration>',
+          'with --watch: audit at least this often, also catching expiring exemptions (30s, 5m, 1h)',
+        )
+          .default(300_000, '5m')
+          .argParser(parseDuration),
+      )
+      .addOption(
+        new Option('--metrics-port <port>', 'with --watch: plain-HTTP port for /metrics, /healthz and /readyz')
+          .default(9091)
+          .argParser(portNumber),
+      )
+      .option('--metrics-host <address>', 'with --watch: address for the metrics port (default 0.0.0.0)')
+  );
 }
 
 export function registerAudit(program: Command): void {
-  addAuditOptions(program.command('audit').description("report the mesh's mTLS posture: coverage, effective mTLS per workload, findings, exemptions, installation")).action(
-    async (opts: Omit<AuditFlags, 'format'> & { color: boolean; output: AuditFormat; format?: AuditFormat }) => {
-      const format = opts.format ?? opts.output;
-      process.exitCode = await runAudit({ ...opts, format, color: opts.color === false ? false : undefined } as AuditFlags);
-    },
-  );
+  addAuditOptions(
+    program
+      .command('audit')
+      .description(
+        "report the mesh's mTLS posture: coverage, effective mTLS per workload, findings, exemptions, installation",
+      ),
+  ).action(async (opts: Omit<AuditFlags, 'format'> & { color: boolean; output: AuditFormat; format?: AuditFormat }) => {
+    const format = opts.format ?? opts.output;
+    process.exitCode = await runAudit({
+      ...opts,
+      format,
+      color: opts.color === false ? false : undefined,
+    } as AuditFlags);
+  });
 }

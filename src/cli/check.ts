@@ -37,12 +37,27 @@ export interface CheckFlags {
 async function fromCluster(flags: CheckFlags): Promise<{ objects: SourceObject[]; source: string }> {
   const { loadKubeConfig } = await import('../kube/client.js');
   const { listAll } = await import('../kube/list.js');
-  const kc = loadKubeConfig({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
+  const kc = loadKubeConfig({
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+  });
   const source = `cluster:${kc.getCurrentContext()}`;
   const types = [
     { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false },
-    { apiVersion: 'security.istio.io/v1', resource: 'peerauthentications', kind: 'PeerAuthentication', namespaced: true, fallbacks: ['security.istio.io/v1beta1'] },
-    { apiVersion: 'networking.istio.io/v1', resource: 'destinationrules', kind: 'DestinationRule', namespaced: true, fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] },
+    {
+      apiVersion: 'security.istio.io/v1',
+      resource: 'peerauthentications',
+      kind: 'PeerAuthentication',
+      namespaced: true,
+      fallbacks: ['security.istio.io/v1beta1'],
+    },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      resource: 'destinationrules',
+      kind: 'DestinationRule',
+      namespaced: true,
+      fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
+    },
   ];
   const objects: SourceObject[] = [];
   for (const type of types) {
@@ -61,7 +76,9 @@ export function loadConfigOrExit(file: string | undefined): ResolvedConfig | und
   try {
     return loadConfigFile(file);
   } catch (err) {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : `cannot load config ${file}: ${(err as Error).message}`}\n`);
+    process.stderr.write(
+      `${err instanceof ConfigError ? err.message : `cannot load config ${file}: ${(err as Error).message}`}\n`,
+    );
     process.exitCode = EXIT_USAGE;
     return undefined;
   }
@@ -80,7 +97,10 @@ export async function runCheck(flags: CheckFlags): Promise<number> {
   const config = loadConfigOrExit(flags.config);
   if (!config) return EXIT_USAGE;
   const now = new Date();
-  const sources = readManifests(flags.file, { fast: true, ...(flags.render === false ? {} : { render: (dir: string) => renderKustomization(dir) }) });
+  const sources = readManifests(flags.file, {
+    fast: true,
+    ...(flags.render === false ? {} : { render: (dir: string) => renderKustomization(dir) }),
+  });
   printSkipped('check', sources);
   if (sources.objects.length === 0 && sources.errors.length === 0 && !flags.allowEmpty) {
     process.stderr.write(`meshlock check: no Kubernetes objects in ${flags.file.join(', ')}: nothing was checked\n`);
@@ -111,34 +131,56 @@ export async function runCheck(flags: CheckFlags): Promise<number> {
   if (toFile) {
     mkdirSync(dirname(flags.out as string), { recursive: true });
     writeFileSync(flags.out as string, text);
-  }
-  else process.stdout.write(text);
+  } else process.stdout.write(text);
   // Errors always reach stderr too, so a JSON or SARIF consumer on stdout still sees the file and line.
-  if (flags.output !== 'text' || toFile) for (const e of report.errors) process.stderr.write(`meshlock check: ${e.file}:${e.line}: ${e.message}\n`);
+  if (flags.output !== 'text' || toFile)
+    for (const e of report.errors) process.stderr.write(`meshlock check: ${e.file}:${e.line}: ${e.message}\n`);
   return checkExitCode(report);
 }
 
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description('check manifests as admission would: mutations applied, then every rule (exit 0 allowed, 1 denied, 2 unreadable or no objects)')
-    .option('-f, --file <path>', 'file, folder (recursive .yaml/.yml/.json; a kustomization is rendered) or - for stdin; repeatable', collect, [])
-    .option('--old <path>', 'the objects as they are now (kubectl get -o yaml); a manifest naming one is checked as an UPDATE of it, with ratcheting; repeatable', collect, [])
+    .description(
+      'check manifests as admission would: mutations applied, then every rule (exit 0 allowed, 1 denied, 2 unreadable or no objects)',
+    )
+    .option(
+      '-f, --file <path>',
+      'file, folder (recursive .yaml/.yml/.json; a kustomization is rendered) or - for stdin; repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--old <path>',
+      'the objects as they are now (kubectl get -o yaml); a manifest naming one is checked as an UPDATE of it, with ratcheting; repeatable',
+      collect,
+      [],
+    )
     .option('-c, --config <file>', 'meshlock config file (YAML or JSON)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(CHECK_FORMATS as string[]).default('text'))
     .option('-n, --namespace <ns>', 'namespace for objects that name none', 'default')
     .option('--no-mutate', 'validate objects as written, without the mutating webhook')
     .option('--out <file>', 'write the output to a file instead of stdout')
     .argument('[paths...]', 'the same as -f for each: files or folders (as pre-commit passes them)')
-    .option('--cluster', "take namespace labels and existing PeerAuthentications and DestinationRules from the live cluster (a manifest of an existing object is checked as an update)")
+    .option(
+      '--cluster',
+      'take namespace labels and existing PeerAuthentications and DestinationRules from the live cluster (a manifest of an existing object is checked as an update)',
+    )
     .option('--kubeconfig <file>', 'kubeconfig for --cluster (default: $KUBECONFIG, ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context for --cluster')
     .option('--allow-empty', 'exit 0 when the input holds no Kubernetes objects (default: exit 2, nothing was checked)')
-    .option('--no-render', 'read a folder with a kustomization file by file instead of rendering it with kubectl kustomize')
+    .option(
+      '--no-render',
+      'read a folder with a kustomization file by file instead of rendering it with kubectl kustomize',
+    )
     .option('--no-color', 'never colour the text output')
     .action(async (paths: string[], opts: CheckFlags & { color: boolean }) => {
       // commander sets color=true by default for --no-color; only an explicit flag forces it off.
-      const flags: CheckFlags = { ...opts, file: [...opts.file, ...paths], color: opts.color === false ? false : undefined } as CheckFlags;
+      const flags: CheckFlags = {
+        ...opts,
+        file: [...opts.file, ...paths],
+        color: opts.color === false ? false : undefined,
+      } as CheckFlags;
       process.exitCode = await runCheck(flags);
     });
 }

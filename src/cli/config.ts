@@ -20,7 +20,8 @@ export function runValidate(file: string | undefined, flags: ValidateFlags): num
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const unreadable = err.issues.some((i) => i.message.startsWith('cannot read'));
-    if (flags.output === 'json') process.stdout.write(`${JSON.stringify({ file, valid: false, issues: err.issues })}\n`);
+    if (flags.output === 'json')
+      process.stdout.write(`${JSON.stringify({ file, valid: false, issues: err.issues })}\n`);
     else process.stderr.write(`${err.message}\n`);
     return unreadable ? EXIT_USAGE : EXIT_DENY;
   }

@@ -5,4 +5,9 @@ import { COMMANDS, run } from './program.js';
 
 const PLUGIN = { audit: COMMANDS['audit']!, check: COMMANDS['check']! };
 
-await run(process.argv, 'kubectl meshlock', 'meshlock as a kubectl plugin: audit the mesh (audit) and check manifests (check)', PLUGIN);
+await run(
+  process.argv,
+  'kubectl meshlock',
+  'meshlock as a kubectl plugin: audit the mesh (audit) and check manifests (check)',
+  PLUGIN,
+);

@@ -58,7 +58,12 @@ function named(args: readonly string[], table: Record<string, CommandEntry>): st
   return first !== undefined && first in table ? first : undefined;
 }
 
-export async function buildProgram(argv: readonly string[], name: string, description: string, table: Record<string, CommandEntry> = COMMANDS): Promise<Command> {
+export async function buildProgram(
+  argv: readonly string[],
+  name: string,
+  description: string,
+  table: Record<string, CommandEntry> = COMMANDS,
+): Promise<Command> {
   const program = new Command(name)
     .description(description)
     .version(VERSION)
@@ -76,7 +81,12 @@ export async function buildProgram(argv: readonly string[], name: string, descri
 }
 
 /** Parses and runs; sets process.exitCode per the contract above. */
-export async function run(argv: readonly string[], name: string, description: string, table: Record<string, CommandEntry> = COMMANDS): Promise<void> {
+export async function run(
+  argv: readonly string[],
+  name: string,
+  description: string,
+  table: Record<string, CommandEntry> = COMMANDS,
+): Promise<void> {
   const program = await buildProgram(argv, name, description, table);
   try {
     await program.parseAsync(argv as string[]);
@@ -84,12 +94,17 @@ export async function run(argv: readonly string[], name: string, description: st
     if (!(err instanceof CommanderError)) {
       // Never exit 1 on a failure of our own: CI reads 1 as "would deny".
       const e = err as Error;
-      process.stderr.write(`${name}: ${process.env['MESHLOCK_DEBUG'] ? (e.stack ?? e.message) : (e.message ?? String(err))}\n`);
+      process.stderr.write(
+        `${name}: ${process.env['MESHLOCK_DEBUG'] ? (e.stack ?? e.message) : (e.message ?? String(err))}\n`,
+      );
       process.exitCode = EXIT_USAGE;
       return;
     }
     // Help asked for (--help, `help`, --version) is a success; help shown for a missing command is not.
-    const asked = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0);
+    const asked =
+      err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      (err.code === 'commander.help' && err.exitCode === 0);
     process.exitCode = asked ? 0 : EXIT_USAGE;
   }
 }

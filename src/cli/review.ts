@@ -20,7 +20,8 @@ async function review(webhook: Webhook, flags: { config?: string }): Promise<voi
     process.exitCode = 2;
     return;
   }
-  if (process.stdin.isTTY) process.stderr.write('meshlock review: reading an AdmissionReview from stdin (Ctrl-D to end)\n');
+  if (process.stdin.isTTY)
+    process.stderr.write('meshlock review: reading an AdmissionReview from stdin (Ctrl-D to end)\n');
   const text = await readStdin();
   try {
     const { review } = admit(webhook, parseJsonBody(text), { config, now: new Date() });

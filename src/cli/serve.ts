@@ -54,7 +54,8 @@ function seconds(value: string): number {
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError('must be a whole number, 1..1000000');
+  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000)
+    throw new InvalidArgumentError('must be a whole number, 1..1000000');
   return n;
 }
 
@@ -89,7 +90,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   let selfManaged: SelfManagedCertificates | undefined;
   if (flags.selfManageCerts) {
     if (certFile === undefined || keyFile === undefined) {
-      process.stderr.write('meshlock serve: --self-manage-certs needs --tls-cert and --tls-key (where it writes the certificate)\n');
+      process.stderr.write(
+        'meshlock serve: --self-manage-certs needs --tls-cert and --tls-key (where it writes the certificate)\n',
+      );
       process.exitCode = 2;
       return;
     }
@@ -111,7 +114,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   if (certFile === undefined) {
     if (!flags.dev) {
-      process.stderr.write('meshlock serve: --tls-cert and --tls-key are required (the webhook serves HTTPS only); for a local try use --dev\n');
+      process.stderr.write(
+        'meshlock serve: --tls-cert and --tls-key are required (the webhook serves HTTPS only); for a local try use --dev\n',
+      );
       process.exitCode = 2;
       return;
     }
@@ -166,31 +171,63 @@ export function registerServe(program: Command): void {
     .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when the file changes')
     .option('--tls-key <file>', 'serving key (PEM); reloaded when the file changes')
     .option('-c, --config <file>', 'meshlock config (YAML or JSON); reloaded when the file changes')
-    .addOption(new Option('--metrics-port <port>', 'plain-HTTP Prometheus metrics port').default(9090).argParser(portNumber))
+    .addOption(
+      new Option('--metrics-port <port>', 'plain-HTTP Prometheus metrics port').default(9090).argParser(portNumber),
+    )
     .option('--metrics-host <address>', 'address for the metrics port (default: --host)')
     .option('--metrics-namespace-label', 'add a namespace label to meshlock_violations_total (unbounded cardinality)')
-    .option('--dev', `without --tls-cert/--tls-key, use or create development certificates for 127.0.0.1/localhost in --certs-dir`)
+    .option(
+      '--dev',
+      `without --tls-cert/--tls-key, use or create development certificates for 127.0.0.1/localhost in --certs-dir`,
+    )
     .option('--certs-dir <dir>', 'where --dev keeps its certificates', 'certs')
-    .option('--self-manage-certs', 'in a cluster: keep the serving certificate in a Secret, issue or renew it, and inject the CA into the webhook configurations')
+    .option(
+      '--self-manage-certs',
+      'in a cluster: keep the serving certificate in a Secret, issue or renew it, and inject the CA into the webhook configurations',
+    )
     .option('--cert-secret <name>', 'Secret holding the certificate with --self-manage-certs', 'meshlock-tls')
     .option('--service <name>', "meshlock's Service name, for the certificate's DNS names", 'meshlock')
     .addOption(
-      new Option('--log-decisions <which>', 'decision log lines: findings (denials, warnings, dry-run findings, mutations, errors), all (adds clean allows), none; metrics count every request')
+      new Option(
+        '--log-decisions <which>',
+        'decision log lines: findings (denials, warnings, dry-run findings, mutations, errors), all (adds clean allows), none; metrics count every request',
+      )
         .choices([...LOG_DECISIONS])
         .default('findings'),
     )
     .addOption(
-      new Option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with /readyz failing, so the Service stops routing here first')
+      new Option(
+        '--shutdown-delay <seconds>',
+        'on SIGTERM, keep serving this long with /readyz failing, so the Service stops routing here first',
+      )
         .default(DEFAULT_SHUTDOWN_DELAY_MS / 1000)
         .argParser(seconds),
     )
-    .addOption(new Option('--drain-timeout <seconds>', 'then, how long requests in flight get to finish before their connections are cut').default(DEFAULT_DRAIN_TIMEOUT_MS / 1000).argParser(seconds))
-    .addOption(new Option('--max-connections <n>', 'connections open at once; more are closed on arrival').default(DEFAULT_LIMITS.maxConnections).argParser(positiveInt))
     .addOption(
-      new Option('--max-body-memory <MiB>', 'MiB of request bodies read at once across connections; past it requests get 503 with Retry-After')
+      new Option(
+        '--drain-timeout <seconds>',
+        'then, how long requests in flight get to finish before their connections are cut',
+      )
+        .default(DEFAULT_DRAIN_TIMEOUT_MS / 1000)
+        .argParser(seconds),
+    )
+    .addOption(
+      new Option('--max-connections <n>', 'connections open at once; more are closed on arrival')
+        .default(DEFAULT_LIMITS.maxConnections)
+        .argParser(positiveInt),
+    )
+    .addOption(
+      new Option(
+        '--max-body-memory <MiB>',
+        'MiB of request bodies read at once across connections; past it requests get 503 with Retry-After',
+      )
         .default(DEFAULT_LIMITS.maxBodyBytes / (1024 * 1024))
         .argParser(positiveInt),
     )
-    .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'pino log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
     .action(serve);
 }

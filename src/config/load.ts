@@ -26,7 +26,10 @@ export class ConfigError extends MeshlockError {
     readonly source: string,
     readonly issues: readonly ConfigIssue[],
   ) {
-    super('MESHLOCK_ERR_CONFIG', `invalid config ${source}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+    super(
+      'MESHLOCK_ERR_CONFIG',
+      `invalid config ${source}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+    );
   }
 }
 
@@ -61,9 +64,19 @@ export function parseConfigObject(doc: unknown, source = '<config>'): ConfigFile
     const key = `${issue.path}\u0000${e.keyword === 'const' || e.keyword === 'anyOf' ? 'union' : issue.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    issues.push(e.keyword === 'const' ? { path: issue.path, message: `must be one of the allowed values (${unionValues(errors, e.instancePath)})` } : issue);
+    issues.push(
+      e.keyword === 'const'
+        ? { path: issue.path, message: `must be one of the allowed values (${unionValues(errors, e.instancePath)})` }
+        : issue,
+    );
   }
-  throw new ConfigError(source, issues.filter((i, idx) => !(i.message === 'must match a schema in anyOf' && issues.some((j, k) => k !== idx && j.path === i.path))));
+  throw new ConfigError(
+    source,
+    issues.filter(
+      (i, idx) =>
+        !(i.message === 'must match a schema in anyOf' && issues.some((j, k) => k !== idx && j.path === i.path)),
+    ),
+  );
 }
 
 function unionValues(errors: readonly ErrorObject[], path: string): string {
@@ -105,7 +118,9 @@ export function configFromFileText(text: string, file: string): ResolvedConfig {
     throw new ConfigError(file, [{ path: '/', message: `not valid YAML or JSON: ${(err as Error).message}` }]);
   }
   if (doc === null || doc === undefined) {
-    throw new ConfigError(file, [{ path: '/', message: 'the file holds no YAML document (empty, or comments only); write {} for every default' }]);
+    throw new ConfigError(file, [
+      { path: '/', message: 'the file holds no YAML document (empty, or comments only); write {} for every default' },
+    ]);
   }
   return resolveConfig(parseConfigObject(doc, file));
 }

@@ -26,7 +26,8 @@ export interface CompiledEdge {
   readonly ports: ReadonlySet<number>;
 }
 
-export type LinkerdDefaultPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-unauthenticated' | 'cluster-authenticated' | 'deny' | 'audit';
+export type LinkerdDefaultPolicy =
+  'all-unauthenticated' | 'all-authenticated' | 'cluster-unauthenticated' | 'cluster-authenticated' | 'deny' | 'audit';
 
 export interface ResolvedLinkerd {
   readonly controlPlaneNamespace: string;
@@ -125,7 +126,10 @@ export function defaultMeshlockNamespace(): string {
   return fromEnv && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(fromEnv) ? fromEnv : 'meshlock';
 }
 
-export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshlockNamespace ?? defaultMeshlockNamespace()): ResolvedConfig {
+export function resolveConfig(
+  file: ConfigFile,
+  meshlockNamespace = file.meshlockNamespace ?? defaultMeshlockNamespace(),
+): ResolvedConfig {
   const rootNamespace = file.rootNamespace ?? 'istio-system';
   const system = new Set(file.systemNamespaces ?? DEFAULT_SYSTEM_NAMESPACES);
   system.add(rootNamespace);
@@ -137,7 +141,8 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
     clusterDefaultInboundPolicy: file.linkerd?.clusterDefaultInboundPolicy ?? 'all-unauthenticated',
     namespaceDefaultInboundPolicy: file.linkerd?.namespaceDefaultInboundPolicy ?? 'all-authenticated',
   });
-  if (mesh === 'linkerd') for (const ns of [linkerd.controlPlaneNamespace, ...LINKERD_SYSTEM_NAMESPACES]) system.add(ns);
+  if (mesh === 'linkerd')
+    for (const ns of [linkerd.controlPlaneNamespace, ...LINKERD_SYSTEM_NAMESPACES]) system.add(ns);
   const resolved: ResolvedConfig = Object.freeze({
     mode: file.mode ?? 'enforce',
     mesh,
@@ -155,11 +160,18 @@ export function resolveConfig(file: ConfigFile, meshlockNamespace = file.meshloc
     rules: Object.assign(Object.create(null) as Record<string, Mode>, file.rules ?? {}),
     namespaces: Object.assign(Object.create(null) as Record<string, Mode>, file.namespaces ?? {}),
     exemptions: (file.exemptions ?? []).map(compileExemption),
-    edges: (file.edges ?? []).map((e, index) => ({ source: e, index, expiresAt: expiryInstant(e.expires), ports: new Set(e.ports) })),
+    edges: (file.edges ?? []).map((e, index) => ({
+      source: e,
+      index,
+      expiresAt: expiryInstant(e.expires),
+      ports: new Set(e.ports),
+    })),
     file,
     modeFor: (id: RuleId | MutationId, namespace: string) => modeFor(resolved, id, namespace),
-    exemptionsFor: (id: RuleId | MutationId, target: ExemptionTarget, now: number) => exemptionsFor(resolved, id, target, now),
-    activeExemption: (id: RuleId | MutationId, target: ExemptionTarget, now: number) => activeExemption(resolved, id, target, now),
+    exemptionsFor: (id: RuleId | MutationId, target: ExemptionTarget, now: number) =>
+      exemptionsFor(resolved, id, target, now),
+    activeExemption: (id: RuleId | MutationId, target: ExemptionTarget, now: number) =>
+      activeExemption(resolved, id, target, now),
   });
   return resolved;
 }

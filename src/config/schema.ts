@@ -46,7 +46,15 @@ export const RULE_IDS = [
 ] as const;
 
 /** The mutations of POLICY.md. They share the rule-id namespace for modes and exemptions. */
-export const MUTATION_IDS = ['ns-injection-label', 'pod-injection-label', 'job-native-sidecar', 'ld-ns-inject-annotation', 'ld-ns-default-policy', 'ld-pod-inject-annotation', 'ld-job-native-sidecar'] as const;
+export const MUTATION_IDS = [
+  'ns-injection-label',
+  'pod-injection-label',
+  'job-native-sidecar',
+  'ld-ns-inject-annotation',
+  'ld-ns-default-policy',
+  'ld-pod-inject-annotation',
+  'ld-job-native-sidecar',
+] as const;
 
 export type RuleId = (typeof RULE_IDS)[number];
 export type MutationId = (typeof MUTATION_IDS)[number];
@@ -75,16 +83,18 @@ export const ExemptionSchema = Type.Object(
     rules: Type.Optional(Type.Array(RuleOrMutationIdSchema, { minItems: 1 })),
     reason: Type.String({ minLength: 1 }),
     // A YAML 1.2 date such as 2027-06-30 is read as a string; a full timestamp is accepted too.
-    expires: Type.Optional(
-      Type.Union([Type.String({ format: 'date' }), Type.String({ format: 'date-time' })]),
-    ),
+    expires: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.String({ format: 'date-time' })])),
     owner: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
 export type Exemption = Static<typeof ExemptionSchema>;
 
-const LabelKey = Type.String({ minLength: 1, maxLength: 317, pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$' });
+const LabelKey = Type.String({
+  minLength: 1,
+  maxLength: 317,
+  pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
+});
 const LabelValue = Type.String({ maxLength: 63, pattern: '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$' });
 
 /**
@@ -100,7 +110,11 @@ export const EdgeSchema = Type.Object(
       { matchLabels: Type.Record(LabelKey, LabelValue, { minProperties: 1 }) },
       { additionalProperties: false, description: 'the workload, as the PeerAuthentication selects it' },
     ),
-    ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1, uniqueItems: true, description: 'container (target) ports' }),
+    ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+      minItems: 1,
+      uniqueItems: true,
+      description: 'container (target) ports',
+    }),
     reason: Type.String({ minLength: 1 }),
     owner: Type.Optional(Type.String()),
     expires: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.String({ format: 'date-time' })])),
@@ -147,10 +161,9 @@ export const ConfigSchema = Type.Object(
     /** meshlock's own namespace: always a system namespace. Defaults to the POD_NAMESPACE env or "meshlock". */
     meshlockNamespace: Type.Optional(NamespaceName),
     rules: Type.Optional(
-      Type.Partial(
-        Type.Object(Object.fromEntries([...RULE_IDS, ...MUTATION_IDS].map((id) => [id, ModeSchema]))),
-        { additionalProperties: false },
-      ),
+      Type.Partial(Type.Object(Object.fromEntries([...RULE_IDS, ...MUTATION_IDS].map((id) => [id, ModeSchema]))), {
+        additionalProperties: false,
+      }),
     ),
     namespaces: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModeSchema)),
     /** An UPDATE is denied only for what it introduces (POLICY.md "UPDATE: ratcheting"). false judges every UPDATE whole. */

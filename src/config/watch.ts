@@ -26,7 +26,10 @@ export interface StableReadOptions {
  * at work (an editor saving in pieces, a copy in progress) is waited for instead of applied half
  * done. Throws ConfigError when the file cannot be read or does not settle within `maxReads`.
  */
-export async function readSettled(file: string, opts: StableReadOptions = {}): Promise<{ text: string; reads: number }> {
+export async function readSettled(
+  file: string,
+  opts: StableReadOptions = {},
+): Promise<{ text: string; reads: number }> {
   const settleMs = opts.settleMs ?? 200;
   const maxReads = opts.maxReads ?? 25;
   let previous = readConfigText(file);
@@ -36,14 +39,20 @@ export async function readSettled(file: string, opts: StableReadOptions = {}): P
     if (text === previous) return { text, reads };
     previous = text;
   }
-  throw new ConfigError(file, [{ path: '/', message: `the file kept changing over ${maxReads} reads ${settleMs} ms apart; not applied` }]);
+  throw new ConfigError(file, [
+    { path: '/', message: `the file kept changing over ${maxReads} reads ${settleMs} ms apart; not applied` },
+  ]);
 }
 
 /**
  * Reloads `file` when it changes: once two reads agree (readSettled), the text is validated and
  * handed over; meanwhile, and when it is invalid, the caller keeps its current config.
  */
-export function watchConfig(file: string, handlers: ConfigWatchHandlers, opts: FileWatchOptions & StableReadOptions = {}): Watcher {
+export function watchConfig(
+  file: string,
+  handlers: ConfigWatchHandlers,
+  opts: FileWatchOptions & StableReadOptions = {},
+): Watcher {
   let closed = false;
   let running = false;
   let again = false;
@@ -61,7 +70,10 @@ export function watchConfig(file: string, handlers: ConfigWatchHandlers, opts: F
           const { text } = await readSettled(file, opts);
           config = configFromFileText(text, file);
         } catch (err) {
-          if (!closed) handlers.onInvalid(err instanceof ConfigError ? err : new ConfigError(file, [{ path: '/', message: String(err) }]));
+          if (!closed)
+            handlers.onInvalid(
+              err instanceof ConfigError ? err : new ConfigError(file, [{ path: '/', message: String(err) }]),
+            );
           continue;
         }
         if (!closed) handlers.onReload(config);

@@ -31,7 +31,10 @@ function noKubeconfig(env: NodeJS.ProcessEnv = process.env): string | undefined 
   if (fromEnv.some((f) => existsSync(f))) return undefined;
   if (fromEnv.length === 0 && existsSync(join(homedir(), '.kube', 'config'))) return undefined;
   if (env['KUBERNETES_SERVICE_HOST'] && existsSync(SA_TOKEN)) return undefined;
-  const where = fromEnv.length > 0 ? `$KUBECONFIG (${fromEnv.join(delimiter)}) names no existing file` : `$KUBECONFIG is unset and ${join(homedir(), '.kube', 'config')} does not exist`;
+  const where =
+    fromEnv.length > 0
+      ? `$KUBECONFIG (${fromEnv.join(delimiter)}) names no existing file`
+      : `$KUBECONFIG is unset and ${join(homedir(), '.kube', 'config')} does not exist`;
   return `no cluster to talk to: ${where}, and this is not a pod in a cluster. Pass --kubeconfig FILE (and --context NAME), or read a dump with -f FILE`;
 }
 
@@ -52,10 +55,18 @@ export function loadKubeConfig(target: KubeTarget = {}): KubeConfig {
   }
   if (target.context) {
     if (!kc.getContextObject(target.context)) {
-      throw new KubeConfigError(`context "${target.context}" not found in kubeconfig (have: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      throw new KubeConfigError(
+        `context "${target.context}" not found in kubeconfig (have: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
     }
     kc.setCurrentContext(target.context);
   }
-  if (!kc.getCurrentCluster()) throw new KubeConfigError('no cluster in kubeconfig: pass --kubeconfig or --context, or run in a cluster');
+  if (!kc.getCurrentCluster())
+    throw new KubeConfigError('no cluster in kubeconfig: pass --kubeconfig or --context, or run in a cluster');
   return kc;
 }

@@ -44,7 +44,12 @@ export interface Listing {
   readonly resourceVersion: string;
 }
 
-export async function requestJson(kc: KubeConfig, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+export async function requestJson(
+  kc: KubeConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeApiError('no current cluster in kubeconfig', 0);
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -92,7 +97,11 @@ export function messageOf(json: unknown): string {
  * from it). Returns `undefined` when the type is not served at all (an Istio CRD missing from the
  * cluster): the caller reports that instead of failing.
  */
-export async function listWithVersion(kc: KubeConfig, type: ResourceType, opts: ListOptions = {}): Promise<Listing | undefined> {
+export async function listWithVersion(
+  kc: KubeConfig,
+  type: ResourceType,
+  opts: ListOptions = {},
+): Promise<Listing | undefined> {
   const versions = [type.apiVersion, ...(type.fallbacks ?? [])];
   for (const apiVersion of versions) {
     const items: Record<string, unknown>[] = [];
@@ -104,13 +113,25 @@ export async function listWithVersion(kc: KubeConfig, type: ResourceType, opts: 
       if (cont) q.set('continue', cont);
       if (opts.fieldSelector) q.set('fieldSelector', opts.fieldSelector);
       if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
-      const { status, json } = await requestJson(kc, 'GET', `${collectionPath(apiVersion, type.resource, type.namespaced ? opts.namespace : undefined)}?${q}`);
+      const { status, json } = await requestJson(
+        kc,
+        'GET',
+        `${collectionPath(apiVersion, type.resource, type.namespaced ? opts.namespace : undefined)}?${q}`,
+      );
       if (status === 404 && items.length === 0) {
         missing = true;
         break;
       }
-      if (status === 410) throw new KubeApiError(`listing ${type.resource} took too long: the continue token expired; run the audit again`, status);
-      if (status < 200 || status >= 300) throw new KubeApiError(`listing ${type.resource} (${apiVersion}): HTTP ${status} ${messageOf(json)}`.trim(), status);
+      if (status === 410)
+        throw new KubeApiError(
+          `listing ${type.resource} took too long: the continue token expired; run the audit again`,
+          status,
+        );
+      if (status < 200 || status >= 300)
+        throw new KubeApiError(
+          `listing ${type.resource} (${apiVersion}): HTTP ${status} ${messageOf(json)}`.trim(),
+          status,
+        );
       const list = json as { items?: unknown[]; metadata?: { continue?: string; resourceVersion?: string } };
       // List items carry no apiVersion/kind; put them back so objects read like a dump's.
       for (const it of list.items ?? []) {
@@ -132,6 +153,10 @@ export async function listWithVersion(kc: KubeConfig, type: ResourceType, opts: 
  * Every object of a resource type, page by page. Returns `undefined` when the type is not served at
  * all (an Istio CRD missing from the cluster): the caller reports that instead of failing.
  */
-export async function listAll(kc: KubeConfig, type: ResourceType, opts: ListOptions = {}): Promise<unknown[] | undefined> {
+export async function listAll(
+  kc: KubeConfig,
+  type: ResourceType,
+  opts: ListOptions = {},
+): Promise<unknown[] | undefined> {
   return (await listWithVersion(kc, type, opts))?.items;
 }

@@ -73,10 +73,18 @@ export function kubeSecretStore(kc: KubeConfig, ref: SecretRef): SecretStore {
     },
     async update(data, resourceVersion) {
       try {
-        return stored(await api.replaceNamespacedSecret({ name: ref.name, namespace: ref.namespace, body: body(data, resourceVersion) }), where);
+        return stored(
+          await api.replaceNamespacedSecret({
+            name: ref.name,
+            namespace: ref.namespace,
+            body: body(data, resourceVersion),
+          }),
+          where,
+        );
       } catch (err) {
         // 409 Conflict: resourceVersion moved on. 404: deleted meanwhile; re-reading sorts out both.
-        if (statusOf(err) === 409 || statusOf(err) === 404) throw new SecretConflictError(`${where} changed since it was read`);
+        if (statusOf(err) === 409 || statusOf(err) === 404)
+          throw new SecretConflictError(`${where} changed since it was read`);
         throw accessError('update', where, err);
       }
     },
@@ -93,12 +101,16 @@ function stored(secret: V1Secret, where: string): StoredSecret {
 
 export function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
-  const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  const code =
+    (err as { code?: unknown; statusCode?: unknown } | null)?.code ??
+    (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
 }
 
 function accessError(verb: string, where: string, err: unknown): SecretAccessError {
   const status = statusOf(err);
   const hint = status === 403 ? ' (forbidden: check the Role that lets meshlock get/create/update its own Secret)' : '';
-  return new SecretAccessError(`cannot ${verb} ${where}${status ? `: HTTP ${status}` : `: ${(err as Error).message}`}${hint}`);
+  return new SecretAccessError(
+    `cannot ${verb} ${where}${status ? `: HTTP ${status}` : `: ${(err as Error).message}`}${hint}`,
+  );
 }

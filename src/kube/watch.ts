@@ -10,7 +10,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { collectionPath, KubeApiError, listWithVersion, messageOf, type ResourceType } from './list.js';
 import { MeshlockError } from '../errors.js';
 
-export type KubeObject = Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } };
+export type KubeObject = Record<string, unknown> & {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+};
 
 export type ReflectorState = 'starting' | 'synced' | 'missing' | 'forbidden' | 'failing' | 'stopped';
 
@@ -139,7 +141,11 @@ export class Reflector {
         const status = (err as { status?: number }).status;
         if (status === 410) this.resourceVersion = undefined;
         this.setState(status === 403 ? 'forbidden' : 'failing');
-        this.opts.log?.('warn', 'list or watch failed, backing off', { resource: this.name, error: this.lastError, retryMs: backoff });
+        this.opts.log?.('warn', 'list or watch failed, backing off', {
+          resource: this.name,
+          error: this.lastError,
+          retryMs: backoff,
+        });
         await this.sleep(backoff * (0.8 + Math.random() * 0.4));
         backoff = Math.min(backoff * 2, max);
       }
@@ -235,12 +241,16 @@ export class Reflector {
             }
           }
         });
-        res.on('end', () => finish(buffered.trim() ? new Error(`watch of ${this.name}: stream ended inside an event`) : undefined));
+        res.on('end', () =>
+          finish(buffered.trim() ? new Error(`watch of ${this.name}: stream ended inside an event`) : undefined),
+        );
         res.on('error', (e) => finish(e));
         res.on('close', () => finish(settled ? undefined : new Error(`watch of ${this.name}: connection closed`)));
       });
       // The server ends the watch after `seconds`; silence well past that means a dead connection.
-      req.setTimeout((seconds + 30) * 1000, () => req.destroy(new Error(`watch of ${this.name}: no data for ${seconds + 30} s`)));
+      req.setTimeout((seconds + 30) * 1000, () =>
+        req.destroy(new Error(`watch of ${this.name}: no data for ${seconds + 30} s`)),
+      );
       req.on('error', (e) => finish(e));
       this.request = req;
       req.end();

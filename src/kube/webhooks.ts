@@ -1,7 +1,12 @@
 // Writing the CA bundle into meshlock's own webhook configurations. A JSON Patch with a `test` of
 // each webhook's name before replacing its caBundle: if someone re-ordered the webhooks between our
 // read and our patch, the apiserver refuses the patch instead of us writing into the wrong entry.
-import { AdmissionregistrationV1Api, type AdmissionregistrationV1WebhookClientConfig, type KubeConfig, type V1ValidatingWebhook } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  type AdmissionregistrationV1WebhookClientConfig,
+  type KubeConfig,
+  type V1ValidatingWebhook,
+} from '@kubernetes/client-node';
 import { statusOf } from './secrets.js';
 import { MeshlockError } from '../errors.js';
 
@@ -32,10 +37,16 @@ export class WebhookConfigurationError extends MeshlockError {
 }
 
 /** What the caBundle patch reads of a webhook: client-node's name and clientConfig.caBundle. */
-type WebhookLike = Pick<V1ValidatingWebhook, 'name'> & { clientConfig?: Pick<AdmissionregistrationV1WebhookClientConfig, 'caBundle'> };
+type WebhookLike = Pick<V1ValidatingWebhook, 'name'> & {
+  clientConfig?: Pick<AdmissionregistrationV1WebhookClientConfig, 'caBundle'>;
+};
 
 /** The patch that sets every webhook's caBundle to `caPem` (pure; empty when nothing changes). */
-export function caBundlePatch(target: WebhookConfigurationRef, webhooks: readonly WebhookLike[], caPem: string): CaBundlePatch {
+export function caBundlePatch(
+  target: WebhookConfigurationRef,
+  webhooks: readonly WebhookLike[],
+  caPem: string,
+): CaBundlePatch {
   const caBundle = Buffer.from(caPem, 'utf8').toString('base64');
   const ops: JsonPatchOp[] = [];
   let unchanged = 0;
@@ -61,10 +72,14 @@ export function kubeWebhookClient(kc: KubeConfig): WebhookClient {
   return {
     async read(target) {
       try {
-        const cfg = target.kind === 'ValidatingWebhookConfiguration'
-          ? await api.readValidatingWebhookConfiguration({ name: target.name })
-          : await api.readMutatingWebhookConfiguration({ name: target.name });
-        return (cfg.webhooks ?? []).map((w) => ({ name: w.name, clientConfig: { ...(w.clientConfig.caBundle ? { caBundle: w.clientConfig.caBundle } : {}) } }));
+        const cfg =
+          target.kind === 'ValidatingWebhookConfiguration'
+            ? await api.readValidatingWebhookConfiguration({ name: target.name })
+            : await api.readMutatingWebhookConfiguration({ name: target.name });
+        return (cfg.webhooks ?? []).map((w) => ({
+          name: w.name,
+          clientConfig: { ...(w.clientConfig.caBundle ? { caBundle: w.clientConfig.caBundle } : {}) },
+        }));
       } catch (err) {
         throw describe('read', target, err);
       }
@@ -72,7 +87,8 @@ export function kubeWebhookClient(kc: KubeConfig): WebhookClient {
     async patch(target, ops) {
       try {
         // client-node sends the first content type the API lists, application/json-patch+json.
-        if (target.kind === 'ValidatingWebhookConfiguration') await api.patchValidatingWebhookConfiguration({ name: target.name, body: ops });
+        if (target.kind === 'ValidatingWebhookConfiguration')
+          await api.patchValidatingWebhookConfiguration({ name: target.name, body: ops });
         else await api.patchMutatingWebhookConfiguration({ name: target.name, body: ops });
       } catch (err) {
         throw describe('patch', target, err);
@@ -84,15 +100,23 @@ export function kubeWebhookClient(kc: KubeConfig): WebhookClient {
 function describe(verb: string, target: WebhookConfigurationRef, err: unknown): WebhookConfigurationError {
   const status = statusOf(err);
   if (status === 404) {
-    return new WebhookConfigurationError(`${target.kind} "${target.name}" not found: install meshlock's manifests first (kubectl apply -k deploy/)`);
+    return new WebhookConfigurationError(
+      `${target.kind} "${target.name}" not found: install meshlock's manifests first (kubectl apply -k deploy/)`,
+    );
   }
   if (status === 403) {
-    return new WebhookConfigurationError(`forbidden to ${verb} ${target.kind} "${target.name}": the caller needs get and patch on it`);
+    return new WebhookConfigurationError(
+      `forbidden to ${verb} ${target.kind} "${target.name}": the caller needs get and patch on it`,
+    );
   }
   if (status === 422 || status === 409) {
-    return new WebhookConfigurationError(`${target.kind} "${target.name}" changed while its caBundle was being written; run again`);
+    return new WebhookConfigurationError(
+      `${target.kind} "${target.name}" changed while its caBundle was being written; run again`,
+    );
   }
-  return new WebhookConfigurationError(`cannot ${verb} ${target.kind} "${target.name}": ${status ? `HTTP ${status}` : (err as Error).message}`);
+  return new WebhookConfigurationError(
+    `cannot ${verb} ${target.kind} "${target.name}": ${status ? `HTTP ${status}` : (err as Error).message}`,
+  );
 }
 
 /**
@@ -109,7 +133,8 @@ export async function injectCaBundle(
   const patches: CaBundlePatch[] = [];
   for (const target of targets) {
     const webhooks = await client.read(target);
-    if (webhooks.length === 0) throw new WebhookConfigurationError(`${target.kind} "${target.name}" has no webhooks to write a caBundle into`);
+    if (webhooks.length === 0)
+      throw new WebhookConfigurationError(`${target.kind} "${target.name}" has no webhooks to write a caBundle into`);
     patches.push(caBundlePatch(target, webhooks, caPem));
   }
   if (!opts.dryRun) {

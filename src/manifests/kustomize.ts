@@ -31,7 +31,9 @@ export function renderKustomization(dir: string, kubectl = findKubectl()): Rende
   const file = kustomizationIn(dir);
   if (!file) return undefined;
   if (!kubectl) {
-    return { skip: `has a kustomization but kubectl is not on PATH: its files are read as they are, patches not applied (render first: kubectl kustomize ${dir} | meshlock check -f -)` };
+    return {
+      skip: `has a kustomization but kubectl is not on PATH: its files are read as they are, patches not applied (render first: kubectl kustomize ${dir} | meshlock check -f -)`,
+    };
   }
   const r = spawnSync(kubectl, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 120_000 });
   if (r.error) return { error: `kubectl kustomize: ${r.error.message}` };

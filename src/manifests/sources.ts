@@ -42,7 +42,9 @@ export interface SourceSet {
 }
 
 /** A folder rendered before reading (a kustomization through `kubectl kustomize`). */
-export type Renderer = (dir: string) => { text: string; file?: string } | { error: string } | { skip: string } | undefined;
+export type Renderer = (
+  dir: string,
+) => { text: string; file?: string } | { error: string } | { skip: string } | undefined;
 
 export interface ReadOptions {
   /** Text for `-` (tests pass it; the CLI reads process.stdin). */
@@ -56,7 +58,8 @@ export interface ReadOptions {
 const MANIFEST = /\.(ya?ml|json)$/i;
 
 /** The one hint for a Helm chart: its templates are Go templates, YAML only once rendered. */
-export const HELM_HINT = 'a Helm chart: its templates are not YAML until rendered; check the rendered chart with `helm template RELEASE CHART | meshlock check -f -`';
+export const HELM_HINT =
+  'a Helm chart: its templates are not YAML until rendered; check the rendered chart with `helm template RELEASE CHART | meshlock check -f -`';
 
 /** Expands folders into their manifest files, sorted for a stable order. A Helm chart is not entered. */
 function expand(path: string, errors: SourceError[], skipped: SourceSkip[] | undefined): string[] {
@@ -64,7 +67,11 @@ function expand(path: string, errors: SourceError[], skipped: SourceSkip[] | und
   try {
     st = statSync(path);
   } catch (err) {
-    errors.push({ file: path, line: 0, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    errors.push({
+      file: path,
+      line: 0,
+      message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    });
     return [];
   }
   if (!st.isDirectory()) return [path];
@@ -87,8 +94,10 @@ const KUSTOMIZE_GROUP = 'kustomize.config.k8s.io/';
 /** Why a parsed document is not an object to check, or undefined when it is one. */
 function notAnObject(value: Record<string, unknown>): string | undefined {
   const { apiVersion, kind } = value;
-  if (typeof apiVersion === 'string' && apiVersion.startsWith(KUSTOMIZE_GROUP)) return `a kustomize ${String(kind ?? 'file')}, not a Kubernetes object`;
-  if (typeof kind !== 'string' && typeof apiVersion !== 'string') return 'not a Kubernetes object (no apiVersion, no kind)';
+  if (typeof apiVersion === 'string' && apiVersion.startsWith(KUSTOMIZE_GROUP))
+    return `a kustomize ${String(kind ?? 'file')}, not a Kubernetes object`;
+  if (typeof kind !== 'string' && typeof apiVersion !== 'string')
+    return 'not a Kubernetes object (no apiVersion, no kind)';
   if (typeof kind !== 'string') return 'not a Kubernetes object (no kind)';
   if (typeof apiVersion !== 'string') return 'not a Kubernetes object (no apiVersion)';
   return undefined;
@@ -107,14 +116,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function pushDoc(file: string, value: unknown, line: number, itemLines: (i: number) => number, out: SourceSet): void {
   if (value === null || value === undefined) return; // empty document (`---` at the end)
   if (!isObject(value)) {
-    if (out.skipped) out.skipped.push({ file, line, reason: `not a Kubernetes object (a ${Array.isArray(value) ? 'list' : typeof value})` });
+    if (out.skipped)
+      out.skipped.push({
+        file,
+        line,
+        reason: `not a Kubernetes object (a ${Array.isArray(value) ? 'list' : typeof value})`,
+      });
     else out.errors.push({ file, line, message: 'document is not a Kubernetes object' });
     return;
   }
   const kind = value['kind'];
   if (typeof kind === 'string' && kind.endsWith('List') && Array.isArray(value['items'])) {
     (value['items'] as unknown[]).forEach((item, i) => {
-      if (!isObject(item)) out.errors.push({ file, line: itemLines(i) || line, message: `items[${i}] is not a Kubernetes object` });
+      if (!isObject(item))
+        out.errors.push({ file, line: itemLines(i) || line, message: `items[${i}] is not a Kubernetes object` });
       else out.objects.push({ file, index: 0, line: itemLines(i) || line, object: item });
     });
     return;
@@ -151,7 +166,12 @@ function parseFastYaml(file: string, text: string, out: SourceSet): boolean {
     }
     const line = start + first + 1;
     let itemLines: (i: number) => number = () => 0;
-    if (isObject(value) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') && Array.isArray(value['items'])) {
+    if (
+      isObject(value) &&
+      typeof value['kind'] === 'string' &&
+      value['kind'].endsWith('List') &&
+      Array.isArray(value['items'])
+    ) {
       // kubectl prints `items:` at column 0 and each item as `- ` at column 0 (or indented by two).
       const found: number[] = [];
       const itemsAt = lines.findIndex((l, i) => i >= start && i < end && /^items:\s*$/.test(l));
@@ -212,7 +232,12 @@ export function parseManifestText(file: string, text: string, out: SourceSet, fa
   try {
     // logLevel error: the library's warnings (a collection used as a key) would reach the terminal
     // through process.emitWarning; such a document is no Kubernetes object anyway.
-    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, logLevel: 'error' }) as Document.Parsed[];
+    docs = parseAllDocuments(text, {
+      lineCounter: lc,
+      prettyErrors: false,
+      uniqueKeys: false,
+      logLevel: 'error',
+    }) as Document.Parsed[];
   } catch (err) {
     out.errors.push({ file, line: 0, message: `cannot parse: ${(err as Error).message}` });
     return;
@@ -267,7 +292,11 @@ export function readManifests(paths: readonly string[], opts: ReadOptions = {}):
       try {
         text = readFileSync(file, 'utf8');
       } catch (err) {
-        out.errors.push({ file, line: 0, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        out.errors.push({
+          file,
+          line: 0,
+          message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        });
         continue;
       }
       out.files.push(file);

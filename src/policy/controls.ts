@@ -38,12 +38,23 @@ export const CONTROLS = {
 
 export type ControlId = keyof typeof CONTROLS;
 
-const ALL: readonly ControlId[] = ['PCI-DSS-4.0-4.2.1', 'HIPAA-164.312(e)(1)', 'NIST-800-53-SC-8', 'NIST-800-53-SC-8(1)', 'NIST-800-204A'];
+const ALL: readonly ControlId[] = [
+  'PCI-DSS-4.0-4.2.1',
+  'HIPAA-164.312(e)(1)',
+  'NIST-800-53-SC-8',
+  'NIST-800-53-SC-8(1)',
+  'NIST-800-204A',
+];
 // Rules whose violation leaves traffic unencrypted or unauthenticated break every control; rules
 // about keeping traffic inside the mesh (capture, injection) weaken the mesh architecture and the
 // transmission-protection controls; the root-selector warning is a mesh configuration defect only.
 const MESH_ONLY: readonly ControlId[] = ['NIST-800-204A'];
-const TRANSMISSION: readonly ControlId[] = ['PCI-DSS-4.0-4.2.1', 'HIPAA-164.312(e)(1)', 'NIST-800-53-SC-8', 'NIST-800-204A'];
+const TRANSMISSION: readonly ControlId[] = [
+  'PCI-DSS-4.0-4.2.1',
+  'HIPAA-164.312(e)(1)',
+  'NIST-800-53-SC-8',
+  'NIST-800-204A',
+];
 
 /** Findings of the audit that are not engine rules (effective state, installation). */
 export const AUDIT_CHECK_IDS = [

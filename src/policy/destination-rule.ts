@@ -12,7 +12,13 @@ interface TlsBlock {
 function collectTls(spec: unknown, out: Violation[]): TlsBlock[] {
   const blocks: TlsBlock[] = [];
   const malformed = (path: string, v: unknown): void => {
-    out.push({ rule: 'dr-tls-disable', severity: 'error', path, message: `${path.slice(1).replace(/\//g, '.')} is ${show(v)}, which meshlock cannot read`, fix: 'write it as Istio documents it' });
+    out.push({
+      rule: 'dr-tls-disable',
+      severity: 'error',
+      path,
+      message: `${path.slice(1).replace(/\//g, '.')} is ${show(v)}, which meshlock cannot read`,
+      fix: 'write it as Istio documents it',
+    });
   };
   const fromPolicy = (tp: unknown, path: string): void => {
     if (tp === undefined) return;
@@ -32,10 +38,11 @@ function collectTls(spec: unknown, out: Violation[]): TlsBlock[] {
   const subsets = field(spec, 'subsets');
   if (subsets !== undefined) {
     if (!Array.isArray(subsets)) malformed('/spec/subsets', subsets);
-    else subsets.forEach((s: unknown, i) => {
-      if (!isObj(s)) malformed(`/spec/subsets/${i}`, s);
-      else fromPolicy(field(s, 'trafficPolicy'), `/spec/subsets/${i}/trafficPolicy`);
-    });
+    else
+      subsets.forEach((s: unknown, i) => {
+        if (!isObj(s)) malformed(`/spec/subsets/${i}`, s);
+        else fromPolicy(field(s, 'trafficPolicy'), `/spec/subsets/${i}/trafficPolicy`);
+      });
   }
   return blocks;
 }
@@ -48,7 +55,13 @@ export function checkDestinationRule(input: EngineInput, ctx: EngineContext): Vi
   if (!isInMeshHost(host, ctx.config)) return [];
   const out: Violation[] = [];
   if (spec !== undefined && !isObj(spec)) {
-    out.push({ rule: 'dr-tls-disable', severity: 'error', path: '/spec', message: `spec is ${show(spec)}, not an object`, fix: 'write spec as an object' });
+    out.push({
+      rule: 'dr-tls-disable',
+      severity: 'error',
+      path: '/spec',
+      message: `spec is ${show(spec)}, not an object`,
+      fix: 'write spec as an object',
+    });
     return out;
   }
   const hostText = typeof host === 'string' ? host : show(host);
@@ -69,7 +82,12 @@ export function checkDestinationRule(input: EngineInput, ctx: EngineContext): Vi
       continue;
     }
     // `tls: {}` or a block with only sni/subjectAltNames has no mode, which Istio reads as DISABLE.
-    const what = mode === undefined ? 'has no mode, which Istio reads as DISABLE' : mode === 'DISABLE' ? 'is DISABLE' : `is ${show(mode)}, not a mode Istio knows`;
+    const what =
+      mode === undefined
+        ? 'has no mode, which Istio reads as DISABLE'
+        : mode === 'DISABLE'
+          ? 'is DISABLE'
+          : `is ${show(mode)}, not a mode Istio knows`;
     out.push({
       rule: 'dr-tls-disable',
       severity: 'error',

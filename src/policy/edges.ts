@@ -31,14 +31,27 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
  * The unexpired edge that lets `port` be PERMISSIVE in a PeerAuthentication of `namespace` with this
  * spec: its selector must equal the edge's, so the relaxation reaches exactly the edge's workloads.
  */
-export function edgePermittingPermissive(config: ResolvedConfig, namespace: string, spec: unknown, port: number, now: number): CompiledEdge | undefined {
+export function edgePermittingPermissive(
+  config: ResolvedConfig,
+  namespace: string,
+  spec: unknown,
+  port: number,
+  now: number,
+): CompiledEdge | undefined {
   const selector = rawMatchLabels(spec);
   if (selector === undefined || Object.keys(selector).length === 0) return undefined;
-  return config.edges.find((e) => active(e, namespace, now) && e.ports.has(port) && sameLabels(e.source.selector.matchLabels, selector));
+  return config.edges.find(
+    (e) => active(e, namespace, now) && e.ports.has(port) && sameLabels(e.source.selector.matchLabels, selector),
+  );
 }
 
 /** Ports that unexpired edges of `namespace` open for a workload with these labels. */
-export function edgePortsFor(config: ResolvedConfig, namespace: string, labels: ReadonlyMap<string, unknown>, now: number): ReadonlyMap<number, CompiledEdge> {
+export function edgePortsFor(
+  config: ResolvedConfig,
+  namespace: string,
+  labels: ReadonlyMap<string, unknown>,
+  now: number,
+): ReadonlyMap<number, CompiledEdge> {
   const out = new Map<number, CompiledEdge>();
   for (const e of config.edges) {
     if (!active(e, namespace, now) || !subsetOf(e.source.selector.matchLabels, labels)) continue;

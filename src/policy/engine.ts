@@ -29,7 +29,14 @@ import type {
   Violation,
 } from './types.js';
 
-export type Family = 'peer-authentication' | 'destination-rule' | 'namespace' | 'pod' | 'linkerd-server' | 'linkerd-server-authorization' | 'linkerd-authorization-policy';
+export type Family =
+  | 'peer-authentication'
+  | 'destination-rule'
+  | 'namespace'
+  | 'pod'
+  | 'linkerd-server'
+  | 'linkerd-server-authorization'
+  | 'linkerd-authorization-policy';
 
 /** Which rule family an object belongs to, by API group and kind; undefined when meshlock has no rule for it. */
 export function familyOf(group: string, kind: string): Family | undefined {
@@ -51,7 +58,12 @@ export function familyOf(group: string, kind: string): Family | undefined {
  */
 function target(input: EngineInput): ExemptionTarget {
   const owner = controllerOf(isObj(input.object) ? input.object : input.oldObject);
-  return { namespace: input.namespace, kind: input.kind, name: input.name, ...(owner ? { owner: { kind: owner.kind, name: owner.name } } : {}) };
+  return {
+    namespace: input.namespace,
+    kind: input.kind,
+    name: input.name,
+    ...(owner ? { owner: { kind: owner.kind, name: owner.name } } : {}),
+  };
 }
 
 /** The object is readable enough to run rules on: an object with object metadata (or a DELETE). */
@@ -59,11 +71,22 @@ function structural(input: EngineInput): Violation | undefined {
   if (input.operation === 'DELETE' || input.operation === 'CONNECT') return undefined;
   const o = input.object;
   if (!isObj(o)) {
-    return { rule: 'malformed-object', severity: 'error', message: `the ${input.operation} request carries ${show(o)} instead of an object`, fix: 'send the object' };
+    return {
+      rule: 'malformed-object',
+      severity: 'error',
+      message: `the ${input.operation} request carries ${show(o)} instead of an object`,
+      fix: 'send the object',
+    };
   }
   const meta = field(o, 'metadata');
   if (meta !== undefined && !isObj(meta)) {
-    return { rule: 'malformed-object', severity: 'error', path: '/metadata', message: 'metadata is not an object', fix: 'write metadata as an object' };
+    return {
+      rule: 'malformed-object',
+      severity: 'error',
+      path: '/metadata',
+      message: 'metadata is not an object',
+      fix: 'write metadata as an object',
+    };
   }
   return undefined;
 }
@@ -96,7 +119,10 @@ export function violationsOf(input: EngineInput, ctx: EngineContext): Violation[
       if (!located.ok) return [located.violation];
       const t = located.template;
       const labels = stringMap(t.meta, 'labels');
-      const edges = ctx.config.edges.length > 0 && labels.ok ? edgePortsFor(ctx.config, input.namespace, labels.values, ctx.now.getTime()) : undefined;
+      const edges =
+        ctx.config.edges.length > 0 && labels.ok
+          ? edgePortsFor(ctx.config, input.namespace, labels.values, ctx.now.getTime())
+          : undefined;
       return checkPodLike(t, edges ? new Set(edges.keys()) : undefined);
     }
   }
@@ -110,7 +136,11 @@ function linkerdEdges(ctx: EngineContext): EdgePorts {
   return (namespace, labels, exact = false) => {
     if (ctx.config.edges.length === 0) return new Set();
     const ports = edgePortsFor(ctx.config, namespace, labels, ctx.now.getTime());
-    return new Set([...ports].filter(([, e]) => !exact || Object.keys(e.source.selector.matchLabels).length === labels.size).map(([p]) => p));
+    return new Set(
+      [...ports]
+        .filter(([, e]) => !exact || Object.keys(e.source.selector.matchLabels).length === labels.size)
+        .map(([p]) => p),
+    );
   };
 }
 
@@ -147,7 +177,12 @@ function linkerdViolationsOf(input: EngineInput, ctx: EngineContext, family: Fam
  * Applies exemptions and modes to raw violations: what is enforced, warned, or only recorded.
  * `preExisting[i]` marks violations an UPDATE kept from oldObject (ratcheting): they never deny.
  */
-export function judge(input: EngineInput, ctx: EngineContext, violations: readonly Violation[], preExisting: readonly boolean[] = []): ValidationResult {
+export function judge(
+  input: EngineInput,
+  ctx: EngineContext,
+  violations: readonly Violation[],
+  preExisting: readonly boolean[] = [],
+): ValidationResult {
   const now = ctx.now.getTime();
   const findings: Finding[] = [];
   const exempted: ExemptedViolation[] = [];
@@ -172,9 +207,7 @@ export function judge(input: EngineInput, ctx: EngineContext, violations: readon
     });
   }
   const denied = findings.filter((f) => f.denies);
-  const warnings = findings
-    .filter((f) => !f.denies && f.mode !== 'dry-run')
-    .map(warningText);
+  const warnings = findings.filter((f) => !f.denies && f.mode !== 'dry-run').map(warningText);
   const allowed = denied.length === 0;
   return {
     allowed,
@@ -192,7 +225,13 @@ export function judge(input: EngineInput, ctx: EngineContext, violations: readon
  */
 export function validate(input: EngineInput, ctx: EngineContext): ValidationResult {
   const violations = violationsOf(input, ctx);
-  if (input.operation !== 'UPDATE' || !ctx.config.ratchet || violations.length === 0 || !isObj(input.oldObject) || !isObj(input.object)) {
+  if (
+    input.operation !== 'UPDATE' ||
+    !ctx.config.ratchet ||
+    violations.length === 0 ||
+    !isObj(input.oldObject) ||
+    !isObj(input.object)
+  ) {
     return judge(input, ctx, violations);
   }
   const { oldObject, ...rest } = input;
@@ -210,12 +249,16 @@ export function mutate(input: EngineInput, ctx: EngineContext): MutationResult {
   let metaPath: string;
   const linkerd = ctx.config.mesh === 'linkerd';
   if (family === 'namespace') {
-    wanted = linkerd ? linkerdNamespaceMutations(input, ctx) : [{ id: 'ns-injection-label', ops: () => mutateNamespace(input, ctx) }];
+    wanted = linkerd
+      ? linkerdNamespaceMutations(input, ctx)
+      : [{ id: 'ns-injection-label', ops: () => mutateNamespace(input, ctx) }];
     metaPath = '/metadata';
   } else {
     const located = locateTemplate(input);
     if (!located?.ok) return NO_MUTATION;
-    wanted = linkerd ? linkerdWorkloadMutations(input, ctx, located.template) : workloadMutations(input, ctx, located.template);
+    wanted = linkerd
+      ? linkerdWorkloadMutations(input, ctx, located.template)
+      : workloadMutations(input, ctx, located.template);
     metaPath = `${located.template.base}/metadata`;
   }
   const t = target(input);
@@ -241,7 +284,9 @@ export function mutate(input: EngineInput, ctx: EngineContext): MutationResult {
     patch.push(...ops);
     current = applyPatch(current, ops);
   }
-  return patch.length === 0 && mutations.length === 0 && exempted.length === 0 ? NO_MUTATION : { patch, mutations, exempted };
+  return patch.length === 0 && mutations.length === 0 && exempted.length === 0
+    ? NO_MUTATION
+    : { patch, mutations, exempted };
 }
 
 const NO_MUTATION: MutationResult = Object.freeze({ patch: [], mutations: [], exempted: [] });

@@ -8,4 +8,14 @@ export * from './istio/index.js';
 export { POD_TEMPLATE_PATHS, locateTemplate } from './pod.js';
 export { denialMessage, warningText, violationLine, WARNING_MAX } from './messages.js';
 export * as linkerd from './linkerd/index.js';
-export { CONTROLS, RULE_CONTROLS, AUDIT_CHECK_IDS, controlsFor, controlEntries, mappedIds, type Control, type ControlId, type AuditCheckId } from './controls.js';
+export {
+  CONTROLS,
+  RULE_CONTROLS,
+  AUDIT_CHECK_IDS,
+  controlsFor,
+  controlEntries,
+  mappedIds,
+  type Control,
+  type ControlId,
+  type AuditCheckId,
+} from './controls.js';

@@ -38,9 +38,20 @@ function given(v: string | undefined): string | undefined {
  * A Namespace is cluster-scoped (request.namespace is empty); the namespace it decides about is itself.
  */
 export function engineInput(p: InputParts): EngineInput {
-  const name = given(p.name) ?? metaString(p.object, 'name') ?? metaString(p.oldObject, 'name') ?? metaString(p.object, 'generateName') ?? '';
+  const name =
+    given(p.name) ??
+    metaString(p.object, 'name') ??
+    metaString(p.oldObject, 'name') ??
+    metaString(p.object, 'generateName') ??
+    '';
   const isNamespace = p.group === '' && p.kind === 'Namespace';
-  const namespace = isNamespace ? name : given(p.namespace) ?? metaString(p.object, 'namespace') ?? metaString(p.oldObject, 'namespace') ?? p.defaultNamespace ?? '';
+  const namespace = isNamespace
+    ? name
+    : (given(p.namespace) ??
+      metaString(p.object, 'namespace') ??
+      metaString(p.oldObject, 'namespace') ??
+      p.defaultNamespace ??
+      '');
   return {
     operation: p.operation,
     kind: p.kind,
@@ -53,7 +64,17 @@ export function engineInput(p: InputParts): EngineInput {
 }
 
 /** A bare object (offline `check` and `audit`), as the apiserver would fill an AdmissionReview for it. */
-export function inputFromObject(object: unknown, defaultNamespace = 'default', operation: Operation = 'CREATE'): EngineInput {
+export function inputFromObject(
+  object: unknown,
+  defaultNamespace = 'default',
+  operation: Operation = 'CREATE',
+): EngineInput {
   const kind = field(object, 'kind');
-  return engineInput({ operation, kind: typeof kind === 'string' ? kind : '', group: groupOf(field(object, 'apiVersion')), object, defaultNamespace });
+  return engineInput({
+    operation,
+    kind: typeof kind === 'string' ? kind : '',
+    group: groupOf(field(object, 'apiVersion')),
+    object,
+    defaultNamespace,
+  });
 }

@@ -9,7 +9,14 @@ const PLAINTEXT_POLICIES: ReadonlySet<string> = new Set(['all-unauthenticated', 
 
 function malformed(input: EngineInput): Violation | undefined {
   const spec = field(input.object, 'spec');
-  if (spec !== undefined && !isObj(spec)) return { rule: 'malformed-object', severity: 'error', path: '/spec', message: 'spec is not an object', fix: 'write spec as an object' };
+  if (spec !== undefined && !isObj(spec))
+    return {
+      rule: 'malformed-object',
+      severity: 'error',
+      path: '/spec',
+      message: 'spec is not an object',
+      fix: 'write spec as an object',
+    };
   return undefined;
 }
 
@@ -35,13 +42,18 @@ export function checkServer(input: EngineInput, edgePorts: EdgePorts): Violation
     if (isObj(ml)) for (const [k, v] of Object.entries(ml)) if (typeof v === 'string') labels.set(k, v);
     if (labels.size > 0 && typeof port === 'number' && edgePorts(input.namespace, labels, true).has(port)) return [];
   }
-  return [{
-    rule: 'ld-server-access',
-    severity: 'error',
-    path: '/spec/accessPolicy',
-    message: policy === undefined ? `accessPolicy ${show(raw)} is not a policy Linkerd knows; its validator fails open and the Server then authorizes nothing it names` : `accessPolicy ${policy} admits plaintext on the port`,
-    fix: 'set accessPolicy to deny (and authorize clients with a MeshTLSAuthentication), or list the port as an edge in the meshlock config',
-  }];
+  return [
+    {
+      rule: 'ld-server-access',
+      severity: 'error',
+      path: '/spec/accessPolicy',
+      message:
+        policy === undefined
+          ? `accessPolicy ${show(raw)} is not a policy Linkerd knows; its validator fails open and the Server then authorizes nothing it names`
+          : `accessPolicy ${policy} admits plaintext on the port`,
+      fix: 'set accessPolicy to deny (and authorize clients with a MeshTLSAuthentication), or list the port as an edge in the meshlock config',
+    },
+  ];
 }
 
 /** ld-saz-unauth: `client.unauthenticated` admits plaintext; `meshTLS.unauthenticatedTLS` admits clients without an identity. */
@@ -52,10 +64,22 @@ export function checkServerAuthorization(input: EngineInput): Violation[] {
   const client = field(field(input.object, 'spec'), 'client');
   const out: Violation[] = [];
   if (field(client, 'unauthenticated') === true) {
-    out.push({ rule: 'ld-saz-unauth', severity: 'error', path: '/spec/client/unauthenticated', message: 'client.unauthenticated admits plaintext clients', fix: 'authorize meshTLS identities or service accounts instead (or exempt this object for an edge)' });
+    out.push({
+      rule: 'ld-saz-unauth',
+      severity: 'error',
+      path: '/spec/client/unauthenticated',
+      message: 'client.unauthenticated admits plaintext clients',
+      fix: 'authorize meshTLS identities or service accounts instead (or exempt this object for an edge)',
+    });
   }
   if (field(field(client, 'meshTLS'), 'unauthenticatedTLS') === true) {
-    out.push({ rule: 'ld-saz-unauth', severity: 'error', path: '/spec/client/meshTLS/unauthenticatedTLS', message: 'meshTLS.unauthenticatedTLS admits clients that present no mesh identity', fix: 'list meshTLS identities or service accounts instead' });
+    out.push({
+      rule: 'ld-saz-unauth',
+      severity: 'error',
+      path: '/spec/client/meshTLS/unauthenticatedTLS',
+      message: 'meshTLS.unauthenticatedTLS admits clients that present no mesh identity',
+      fix: 'list meshTLS identities or service accounts instead',
+    });
   }
   return out;
 }
@@ -74,5 +98,13 @@ export function checkAuthorizationPolicy(input: EngineInput): Violation[] {
   if (!ap.ok) return [];
   if (ap.authentications.some((a) => a.kind !== 'NetworkAuthentication')) return [];
   const networks = ap.authentications.length > 0 ? 'only a NetworkAuthentication' : 'no authentication refs';
-  return [{ rule: 'ld-authz-unauth', severity: 'error', path: '/spec/requiredAuthenticationRefs', message: `the policy has ${networks}, so it authorizes clients without a mesh identity, plaintext included`, fix: 'add a MeshTLSAuthentication or ServiceAccount ref (or exempt this object for an edge)' }];
+  return [
+    {
+      rule: 'ld-authz-unauth',
+      severity: 'error',
+      path: '/spec/requiredAuthenticationRefs',
+      message: `the policy has ${networks}, so it authorizes clients without a mesh identity, plaintext included`,
+      fix: 'add a MeshTLSAuthentication or ServiceAccount ref (or exempt this object for an edge)',
+    },
+  ];
 }

@@ -13,7 +13,12 @@ export interface PlannedMutation {
   readonly ops: (meta: unknown) => PatchOp[];
 }
 
-function addIfAbsent(metaPath: string, key: string, value: string, also: readonly string[] = []): (meta: unknown) => PatchOp[] {
+function addIfAbsent(
+  metaPath: string,
+  key: string,
+  value: string,
+  also: readonly string[] = [],
+): (meta: unknown) => PatchOp[] {
   return (meta) => {
     const ann = stringMap(meta, 'annotations');
     if (!ann.ok || ann.values.has(key) || also.some((k) => ann.values.has(k))) return [];
@@ -27,7 +32,10 @@ export function linkerdNamespaceMutations(input: EngineInput, ctx: EngineContext
   if (!stringMap(field(input.object, 'metadata'), 'annotations').ok) return [];
   return [
     { id: 'ld-ns-inject-annotation', ops: addIfAbsent('/metadata', INJECT, INJECT_ENABLED) },
-    { id: 'ld-ns-default-policy', ops: addIfAbsent('/metadata', A.defaultInboundPolicy, ctx.config.linkerd.namespaceDefaultInboundPolicy) },
+    {
+      id: 'ld-ns-default-policy',
+      ops: addIfAbsent('/metadata', A.defaultInboundPolicy, ctx.config.linkerd.namespaceDefaultInboundPolicy),
+    },
   ];
 }
 
@@ -42,7 +50,10 @@ export function linkerdWorkloadMutations(input: EngineInput, ctx: EngineContext,
   const meta = `${t.base}/metadata`;
   const out: PlannedMutation[] = [{ id: 'ld-pod-inject-annotation', ops: addIfAbsent(meta, INJECT, INJECT_ENABLED) }];
   if (ctx.config.nativeSidecarForJobs && isJobLike(input)) {
-    out.push({ id: 'ld-job-native-sidecar', ops: addIfAbsent(meta, A.nativeSidecarAlpha, 'true', [A.nativeSidecar, A.nativeSidecarBeta]) });
+    out.push({
+      id: 'ld-job-native-sidecar',
+      ops: addIfAbsent(meta, A.nativeSidecarAlpha, 'true', [A.nativeSidecar, A.nativeSidecarBeta]),
+    });
   }
   return out;
 }

@@ -45,7 +45,11 @@ export function isJobLike(input: EngineInput): boolean {
  * The patch operations each workload mutation wants, in order, computed against the object as the
  * earlier ones leave it (the caller applies them in turn). Called only in sidecar mode, in scope.
  */
-export function workloadMutations(input: EngineInput, ctx: EngineContext, t: Template): { id: MutationId; ops: (meta: unknown) => PatchOp[] }[] {
+export function workloadMutations(
+  input: EngineInput,
+  ctx: EngineContext,
+  t: Template,
+): { id: MutationId; ops: (meta: unknown) => PatchOp[] }[] {
   if (ctx.config.dataplane !== 'sidecar' || !mutableEvent(input, t) || isAmbient(input, t)) return [];
   if (t.meta !== undefined && !isObj(t.meta)) return [];
   const out: { id: MutationId; ops: (meta: unknown) => PatchOp[] }[] = [
@@ -53,7 +57,9 @@ export function workloadMutations(input: EngineInput, ctx: EngineContext, t: Tem
       id: 'pod-injection-label',
       ops: (meta) => {
         const labels = stringMap(meta, 'labels');
-        return !labels.ok || labels.values.has(LABEL_POD_INJECT) ? [] : addLabelOps(`${t.base}/metadata`, meta, LABEL_POD_INJECT, 'true');
+        return !labels.ok || labels.values.has(LABEL_POD_INJECT)
+          ? []
+          : addLabelOps(`${t.base}/metadata`, meta, LABEL_POD_INJECT, 'true');
       },
     },
   ];
@@ -66,7 +72,9 @@ export function workloadMutations(input: EngineInput, ctx: EngineContext, t: Tem
       id: 'job-native-sidecar',
       ops: (meta) => {
         const ann = stringMap(meta, 'annotations');
-        return !ann.ok || ann.values.has(ANNOTATION_NATIVE_SIDECAR) ? [] : addAnnotationOps(`${t.base}/metadata`, meta, ANNOTATION_NATIVE_SIDECAR, 'true');
+        return !ann.ok || ann.values.has(ANNOTATION_NATIVE_SIDECAR)
+          ? []
+          : addAnnotationOps(`${t.base}/metadata`, meta, ANNOTATION_NATIVE_SIDECAR, 'true');
       },
     });
   }

@@ -20,7 +20,15 @@ export function checkNamespace(input: EngineInput, ctx: EngineContext, inScope: 
   if (input.operation === 'DELETE') return [];
   const labels = stringMap(field(input.object, 'metadata'), 'labels');
   if (!labels.ok) {
-    return [{ rule: 'ns-injection-missing', severity: 'error', path: '/metadata/labels', message: 'metadata.labels is not a map, so enrolment cannot be read', fix: enrolFix(ctx) }];
+    return [
+      {
+        rule: 'ns-injection-missing',
+        severity: 'error',
+        path: '/metadata/labels',
+        message: 'metadata.labels is not a map, so enrolment cannot be read',
+        fix: enrolFix(ctx),
+      },
+    ];
   }
   const l = labels.values;
   const out: Violation[] = [];

@@ -18,7 +18,13 @@ export function addAnnotationOps(metaPath: string, meta: unknown, key: string, v
   return addToMapOps(metaPath, meta, 'annotations', key, value);
 }
 
-function addToMapOps(metaPath: string, meta: unknown, map: 'labels' | 'annotations', key: string, value: string): PatchOp[] {
+function addToMapOps(
+  metaPath: string,
+  meta: unknown,
+  map: 'labels' | 'annotations',
+  key: string,
+  value: string,
+): PatchOp[] {
   const ops: PatchOp[] = [];
   if (!isObj(meta)) ops.push({ op: 'add', path: metaPath, value: {} });
   const entries = isObj(meta) ? meta[map] : undefined;
@@ -71,7 +77,8 @@ export function applyPatch<T>(doc: T, patch: readonly PatchOp[]): T {
         delete container[key];
         break;
       case 'test':
-        if (JSON.stringify(container[key]) !== JSON.stringify(op.value)) throw new PatchError(`test failed at ${op.path}`);
+        if (JSON.stringify(container[key]) !== JSON.stringify(op.value))
+          throw new PatchError(`test failed at ${op.path}`);
         break;
     }
   }

@@ -35,7 +35,13 @@ function checkMode(spec: unknown, out: Violation[]): void {
   const mtls = field(spec, 'mtls');
   if (mtls === undefined) return;
   if (!isObj(mtls)) {
-    out.push({ rule: 'pa-mode', severity: 'error', path: '/spec/mtls', message: `spec.mtls is ${show(mtls)}, not an object`, fix: FIX_STRICT });
+    out.push({
+      rule: 'pa-mode',
+      severity: 'error',
+      path: '/spec/mtls',
+      message: `spec.mtls is ${show(mtls)}, not an object`,
+      fix: FIX_STRICT,
+    });
     return;
   }
   const m = readMode(mtls);
@@ -59,16 +65,31 @@ function checkPortLevel(spec: unknown, out: Violation[], edgePermits: EdgePermit
   if (plm === undefined) return;
   const base = { rule: 'pa-port-mode' as const, severity: 'error' as const };
   if (!isObj(plm)) {
-    out.push({ ...base, path: '/spec/portLevelMtls', message: `spec.portLevelMtls is ${show(plm)}, not a map of ports`, fix: 'remove spec.portLevelMtls or make it a map of port numbers to {mode: STRICT}' });
+    out.push({
+      ...base,
+      path: '/spec/portLevelMtls',
+      message: `spec.portLevelMtls is ${show(plm)}, not a map of ports`,
+      fix: 'remove spec.portLevelMtls or make it a map of port numbers to {mode: STRICT}',
+    });
     return;
   }
   const entries = Object.entries(plm);
   if (entries.length === 0) {
-    out.push({ ...base, path: '/spec/portLevelMtls', message: 'spec.portLevelMtls is empty', fix: 'remove spec.portLevelMtls' });
+    out.push({
+      ...base,
+      path: '/spec/portLevelMtls',
+      message: 'spec.portLevelMtls is empty',
+      fix: 'remove spec.portLevelMtls',
+    });
   }
   // Istio applies port-level modes only on a policy that selects workloads.
   if (!hasWorkloadSelector(spec)) {
-    out.push({ ...base, path: '/spec/portLevelMtls', message: 'spec.portLevelMtls has no effect without a non-empty spec.selector.matchLabels', fix: 'add spec.selector.matchLabels for the workload, or remove spec.portLevelMtls' });
+    out.push({
+      ...base,
+      path: '/spec/portLevelMtls',
+      message: 'spec.portLevelMtls has no effect without a non-empty spec.selector.matchLabels',
+      fix: 'add spec.selector.matchLabels for the workload, or remove spec.portLevelMtls',
+    });
   }
   for (const [port, setting] of entries) {
     const path = join('/spec/portLevelMtls', port);
@@ -77,18 +98,33 @@ function checkPortLevel(spec: unknown, out: Violation[], edgePermits: EdgePermit
     // the port a reader sees is not certain. Fail closed and ask for the plain number.
     const n = /^[1-9][0-9]{0,4}$/.test(port) ? Number(port) : NaN;
     if (!(n >= 1 && n <= 65535)) {
-      out.push({ ...base, path, message: `port ${show(port)} is not an integer between 1 and 65535`, fix: 'use a container port number between 1 and 65535 as the key' });
+      out.push({
+        ...base,
+        path,
+        message: `port ${show(port)} is not an integer between 1 and 65535`,
+        fix: 'use a container port number between 1 and 65535 as the key',
+      });
     }
     if (setting === null) continue;
     if (!isObj(setting)) {
-      out.push({ ...base, path, message: `port ${port} setting is ${show(setting)}, not an object`, fix: `set spec.portLevelMtls.${port}.mode to STRICT` });
+      out.push({
+        ...base,
+        path,
+        message: `port ${port} setting is ${show(setting)}, not an object`,
+        fix: `set spec.portLevelMtls.${port}.mode to STRICT`,
+      });
       continue;
     }
     const m = readMode(setting);
     // An edge permits exactly PERMISSIVE on its own ports; DISABLE never (it refuses mTLS callers).
     if (m.kind === 'value' && m.value === 'PERMISSIVE' && n >= 1 && n <= 65535 && edgePermits(n)) continue;
     if (m.kind === 'value' && m.value !== 'STRICT' && m.value !== 'UNSET') {
-      out.push({ ...base, path: `${path}/mode`, message: `port ${port} mTLS mode ${show(m.value)} accepts plaintext or is not a mode Istio knows`, fix: `set spec.portLevelMtls.${port}.mode to STRICT` });
+      out.push({
+        ...base,
+        path: `${path}/mode`,
+        message: `port ${port} mTLS mode ${show(m.value)} accepts plaintext or is not a mode Istio knows`,
+        fix: `set spec.portLevelMtls.${port}.mode to STRICT`,
+      });
     }
   }
 }
@@ -126,17 +162,36 @@ export function checkPeerAuthentication(input: EngineInput, ctx: EngineContext):
   const obj = input.object;
   const spec = field(obj, 'spec');
   if (spec !== undefined && !isObj(spec)) {
-    out.push({ rule: 'pa-mode', severity: 'error', path: '/spec', message: `spec is ${show(spec)}, not an object`, fix: 'write spec as an object with mtls.mode STRICT' });
+    out.push({
+      rule: 'pa-mode',
+      severity: 'error',
+      path: '/spec',
+      message: `spec is ${show(spec)}, not an object`,
+      fix: 'write spec as an object with mtls.mode STRICT',
+    });
     return out;
   }
   const selector = field(spec, 'selector');
-  if (selector !== undefined && (!isObj(selector) || (field(selector, 'matchLabels') !== undefined && !isObj(field(selector, 'matchLabels'))))) {
+  if (
+    selector !== undefined &&
+    (!isObj(selector) || (field(selector, 'matchLabels') !== undefined && !isObj(field(selector, 'matchLabels'))))
+  ) {
     // A selector meshlock cannot read could select anything: refuse rather than guess its scope.
-    out.push({ rule: 'pa-mode', severity: 'error', path: '/spec/selector', message: `spec.selector is ${show(selector)}, not a label selector`, fix: 'write spec.selector.matchLabels as a map of labels' });
+    out.push({
+      rule: 'pa-mode',
+      severity: 'error',
+      path: '/spec/selector',
+      message: `spec.selector is ${show(selector)}, not a label selector`,
+      fix: 'write spec.selector.matchLabels as a map of labels',
+    });
   }
   checkMode(spec, out);
   const now = ctx.now.getTime();
-  checkPortLevel(spec, out, (port) => edgePermittingPermissive(ctx.config, input.namespace, spec, port, now) !== undefined);
+  checkPortLevel(
+    spec,
+    out,
+    (port) => edgePermittingPermissive(ctx.config, input.namespace, spec, port, now) !== undefined,
+  );
   const meshWide = isMeshWide(input.namespace, spec, ctx);
   if (meshWide && effectiveModeName(spec) !== 'STRICT') {
     out.push({
@@ -150,7 +205,13 @@ export function checkPeerAuthentication(input: EngineInput, ctx: EngineContext):
   // Adding a selector to the mesh-wide STRICT policy turns it into a workload policy that Istio
   // ignores in the root namespace: the mesh drops to PERMISSIVE exactly as if it had been deleted.
   const oldSpec = field(input.oldObject, 'spec');
-  if (input.operation === 'UPDATE' && !meshWide && isObj(input.oldObject) && isMeshWide(input.namespace, oldSpec, ctx) && effectiveModeName(oldSpec) === 'STRICT') {
+  if (
+    input.operation === 'UPDATE' &&
+    !meshWide &&
+    isObj(input.oldObject) &&
+    isMeshWide(input.namespace, oldSpec, ctx) &&
+    effectiveModeName(oldSpec) === 'STRICT'
+  ) {
     out.push({
       rule: 'pa-mesh-delete',
       severity: 'error',

@@ -55,7 +55,12 @@ function key(v: Violation): string {
  * For each violation of the new object, whether it is pre-existing: `before` (the violations of
  * oldObject) holds the same one and the update changed none of its fields.
  */
-export function preExisting(violations: readonly Violation[], before: readonly Violation[], oldObject: unknown, object: unknown): boolean[] {
+export function preExisting(
+  violations: readonly Violation[],
+  before: readonly Violation[],
+  oldObject: unknown,
+  object: unknown,
+): boolean[] {
   const had = new Set(before.map(key));
   return violations.map((v) => had.has(key(v)) && fieldsOf(v).every((f) => deepEqual(at(oldObject, f), at(object, f))));
 }

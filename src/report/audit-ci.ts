@@ -10,7 +10,9 @@ export function renderAuditJson(r: AuditReport): string {
 }
 
 function effectsText(f: ReportFinding): string {
-  return (f.effects ?? []).length ? `; causes ${(f.effects ?? []).map((e) => `${e.rule} on ${e.kind} ${e.namespace}/${e.name}`).join(', ')}` : '';
+  return (f.effects ?? []).length
+    ? `; causes ${(f.effects ?? []).map((e) => `${e.rule} on ${e.kind} ${e.namespace}/${e.name}`).join(', ')}`
+    : '';
 }
 
 function toEntry(f: ReportFinding): Entry {
@@ -32,7 +34,11 @@ function toEntry(f: ReportFinding): Entry {
 /** Findings, and exempted findings as suppressed results (SARIF's `suppressions`, justification = the exemption). */
 export function renderAuditSarif(r: AuditReport): string {
   const controlTitles = new Map(r.controls.map((c) => [c.id as string, c.title]));
-  return renderSarif([...r.findings, ...r.exempted].map(toEntry), { name: r.tool.name, version: r.tool.version, controlTitles });
+  return renderSarif([...r.findings, ...r.exempted].map(toEntry), {
+    name: r.tool.name,
+    version: r.tool.version,
+    controlTitles,
+  });
 }
 
 /**
@@ -50,7 +56,12 @@ export function renderAuditJunit(r: AuditReport): string {
   for (const f of r.findings) {
     add(`${f.namespace}\u0000${f.kind}\u0000${f.name}`, f);
     for (const e of f.effects ?? []) {
-      add(`${e.namespace}\u0000${e.kind}\u0000${e.name}`, { ...f, rule: e.rule, message: `${e.message} (caused by ${f.rule} on ${f.kind} ${f.namespace}/${f.name})`, effects: [] });
+      add(`${e.namespace}\u0000${e.kind}\u0000${e.name}`, {
+        ...f,
+        rule: e.rule,
+        message: `${e.message} (caused by ${f.rule} on ${f.kind} ${f.namespace}/${f.name})`,
+        effects: [],
+      });
     }
   }
   const exemptedOn = new Map<string, ReportFinding>();
@@ -65,12 +76,23 @@ export function renderAuditJunit(r: AuditReport): string {
     done.add(k);
     const failures = (byObject.get(k) ?? []).map(toEntry);
     const ex = exemptedOn.get(k);
-    cases.push({ classname: `mtls.${w.namespace}`, name: `${w.kind}/${w.name} is effectively STRICT`, failures, ...(failures.length === 0 && ex?.exemption ? { skipped: `exempted (${ex.rule}): ${exemptionText(ex.exemption)}` } : {}) });
+    cases.push({
+      classname: `mtls.${w.namespace}`,
+      name: `${w.kind}/${w.name} is effectively STRICT`,
+      failures,
+      ...(failures.length === 0 && ex?.exemption
+        ? { skipped: `exempted (${ex.rule}): ${exemptionText(ex.exemption)}` }
+        : {}),
+    });
   }
   for (const [k, fs] of byObject) {
     if (done.has(k)) continue;
     const f = fs[0] as ReportFinding;
-    cases.push({ classname: `objects.${f.namespace || 'cluster'}`, name: `${f.kind}/${f.name}`, failures: fs.map(toEntry) });
+    cases.push({
+      classname: `objects.${f.namespace || 'cluster'}`,
+      name: `${f.kind}/${f.name}`,
+      failures: fs.map(toEntry),
+    });
   }
   return renderJunit(`meshlock audit (${r.source.name})`, cases, new Date(r.generatedAt));
 }

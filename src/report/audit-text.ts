@@ -8,7 +8,8 @@ import { linkerdHeadline, linkerdPortLines } from './linkerd.js';
  * Linkerd workload, the injector's own reasons.
  */
 export function istioDecision(w: WorkloadRow): string {
-  if (w.linkerd) return w.linkerd.reasons.length > 0 ? `injector: ${w.linkerd.reasons.join(', ')}` : 'injector: injected';
+  if (w.linkerd)
+    return w.linkerd.reasons.length > 0 ? `injector: ${w.linkerd.reasons.join(', ')}` : 'injector: injected';
   return w.istio ? `injection: ${w.istio.injection.rule}, capture: ${w.istio.capture.rule}` : '';
 }
 
@@ -19,7 +20,9 @@ function sourceLine(r: AuditReport): string {
 /** Cluster identity lines, shared by text and Markdown. */
 export function identityLines(r: AuditReport): string[] {
   const id = r.identity;
-  const istio = id.istio.length ? id.istio.map((x) => `${x.revision}${x.version ? ` (${x.version})` : ''}`).join(', ') : 'no control plane found';
+  const istio = id.istio.length
+    ? id.istio.map((x) => `${x.revision}${x.version ? ` (${x.version})` : ''}`).join(', ')
+    : 'no control plane found';
   return [
     ...(id.context !== undefined ? [`context: ${id.context}`] : []),
     ...(id.server ? [`server: ${id.server}`] : []),
@@ -43,9 +46,15 @@ export function exemptionText(e: ExemptionRef): string {
  * The exemption that lifts a workload's own not-meshed or not-strict finding, if any: such a
  * workload is listed as exempted, not as a failure beside it.
  */
-export function workloadExemption(r: AuditReport, w: Pick<WorkloadRow, 'namespace' | 'kind' | 'name'>): ExemptionRef | undefined {
+export function workloadExemption(
+  r: AuditReport,
+  w: Pick<WorkloadRow, 'namespace' | 'kind' | 'name'>,
+): ExemptionRef | undefined {
   const lifts = (f: { rule: string; namespace: string; kind: string; name: string }) =>
-    (f.rule === 'workload-not-meshed' || f.rule === 'workload-not-strict') && f.namespace === w.namespace && f.kind === w.kind && f.name === w.name;
+    (f.rule === 'workload-not-meshed' || f.rule === 'workload-not-strict') &&
+    f.namespace === w.namespace &&
+    f.kind === w.kind &&
+    f.name === w.name;
   return r.exempted.find((f) => lifts(f) || (f.effects ?? []).some(lifts))?.exemption;
 }
 
@@ -54,15 +63,23 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
   const s = r.summary;
   const out: string[] = [];
   out.push(p.bold(`meshlock audit of ${sourceLine(r)}`));
-  out.push(p.bold(r.verdict.result === 'PASS' ? p.green(`verdict: ${r.verdict.summary}`) : p.red(`verdict: ${r.verdict.summary}`)));
+  out.push(
+    p.bold(
+      r.verdict.result === 'PASS' ? p.green(`verdict: ${r.verdict.summary}`) : p.red(`verdict: ${r.verdict.summary}`),
+    ),
+  );
   for (const l of identityLines(r)) out.push(`  ${l}`);
   out.push(
     `workloads ${s.workloads}, meshed ${s.meshed}, strict ${s.strict}, coverage ${s.coveragePercent}%; findings: ${p.red(`${s.findings.error} error`)}, ${p.yellow(`${s.findings.warning} warning`)}`,
   );
   out.push('');
-  out.push(p.bold('NAMESPACE                      ENROLMENT                 WORKLOADS MESHED STRICT COVERAGE FINDINGS'));
+  out.push(
+    p.bold('NAMESPACE                      ENROLMENT                 WORKLOADS MESHED STRICT COVERAGE FINDINGS'),
+  );
   for (const n of r.namespaces) {
-    out.push(`${n.namespace.padEnd(30)} ${n.enrolment.padEnd(25)} ${String(n.workloads).padStart(9)} ${String(n.meshed).padStart(6)} ${String(n.strict).padStart(6)} ${`${n.coveragePercent}%`.padStart(8)} ${String(n.findings).padStart(8)}`);
+    out.push(
+      `${n.namespace.padEnd(30)} ${n.enrolment.padEnd(25)} ${String(n.workloads).padStart(9)} ${String(n.meshed).padStart(6)} ${String(n.strict).padStart(6)} ${`${n.coveragePercent}%`.padStart(8)} ${String(n.findings).padStart(8)}`,
+    );
   }
   const headline = linkerdHeadline(r);
   if (headline) out.splice(2, 0, headline);
@@ -72,7 +89,9 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push(p.bold('Linkerd inbound policy per workload and port'));
     for (const l of ports) {
       const tag = l.mode === 'STRICT' ? p.green(l.mode) : p.red(l.mode);
-      out.push(`  ${l.workload} :${l.port} ${tag} by ${l.decidedBy}${l.policy ? ` (${l.policy})` : ''}${l.plaintextVia ? `; plaintext via ${l.plaintextVia}` : ''}${l.openProbes ? `; probes open: ${l.openProbes}` : ''}`);
+      out.push(
+        `  ${l.workload} :${l.port} ${tag} by ${l.decidedBy}${l.policy ? ` (${l.policy})` : ''}${l.plaintextVia ? `; plaintext via ${l.plaintextVia}` : ''}${l.openProbes ? `; probes open: ${l.openProbes}` : ''}`,
+      );
     }
   }
   const weak = r.workloads.filter((w) => !w.strict);
@@ -81,7 +100,9 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push(p.bold('Workloads not effectively STRICT'));
     for (const w of weak) {
       const x = workloadExemption(r, w);
-      out.push(`  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.mtls}${w.meshed ? '' : ` [${istioDecision(w)}]`}${x ? p.dim(` (exempted: ${exemptionText(x)})`) : ''}`);
+      out.push(
+        `  ${w.namespace}/${w.kind}/${w.name} (${w.pods} pod${w.pods === 1 ? '' : 's'}): ${w.mtls}${w.meshed ? '' : ` [${istioDecision(w)}]`}${x ? p.dim(` (exempted: ${exemptionText(x)})`) : ''}`,
+      );
     }
   }
   const edged = r.workloads.filter((w) => w.edges !== undefined);
@@ -89,7 +110,9 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push('');
     out.push(p.bold('Edge ports (permitted by the config)'));
     for (const w of edged) {
-      const ports = Object.entries(w.edges ?? {}).map(([port, reason]) => `${port}=${w.ports[port] ?? '?'} (edge: ${reason})`);
+      const ports = Object.entries(w.edges ?? {}).map(
+        ([port, reason]) => `${port}=${w.ports[port] ?? '?'} (edge: ${reason})`,
+      );
       out.push(`  ${w.namespace}/${w.kind}/${w.name}: ${ports.join(', ')}`);
     }
   }
@@ -98,14 +121,19 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
     out.push(p.bold('Findings'));
     for (const f of r.findings) {
       const tag = f.severity === 'error' ? p.red(f.rule) : p.yellow(f.rule);
-      out.push(`  [${tag}] ${objectName(f)}: ${f.message}${f.mode !== 'enforce' && f.mode !== 'audit' ? ` (${f.mode})` : ''}`);
+      out.push(
+        `  [${tag}] ${objectName(f)}: ${f.message}${f.mode !== 'enforce' && f.mode !== 'audit' ? ` (${f.mode})` : ''}`,
+      );
       for (const e of f.effects ?? []) out.push(`      causes [${e.rule}] ${objectName(e)}: ${e.message}`);
     }
   }
   if (r.exemptions.length > 0) {
     out.push('');
     out.push(p.bold('Exemptions'));
-    for (const e of r.exemptions) out.push(`  [${e.status}] ${e.namespace}/${e.kind ?? '*'}/${e.name ?? '*'} ${e.rules?.join(',') ?? 'all rules'} until ${e.expires ?? 'forever'}: ${e.reason} (used ${e.used})`);
+    for (const e of r.exemptions)
+      out.push(
+        `  [${e.status}] ${e.namespace}/${e.kind ?? '*'}/${e.name ?? '*'} ${e.rules?.join(',') ?? 'all rules'} until ${e.expires ?? 'forever'}: ${e.reason} (used ${e.used})`,
+      );
   }
   if (r.exempted.length > 0) {
     out.push('');
@@ -123,7 +151,10 @@ export function renderAuditText(r: AuditReport, colour: boolean): string {
   }
   out.push('');
   out.push(p.bold('Controls'));
-  for (const c of r.controls) out.push(`  ${c.id} (${c.title}): ${c.findings} finding${c.findings === 1 ? '' : 's'}${c.rules.length ? ` [${c.rules.join(', ')}]` : ''}`);
+  for (const c of r.controls)
+    out.push(
+      `  ${c.id} (${c.title}): ${c.findings} finding${c.findings === 1 ? '' : 's'}${c.rules.length ? ` [${c.rules.join(', ')}]` : ''}`,
+    );
   return `${out.join('\n')}\n`;
 }
 
@@ -140,26 +171,35 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('');
   for (const l of identityLines(r)) out.push(`- ${md(l)}`);
   out.push('');
-  out.push(`Source: ${md(sourceLine(r))}. meshlock ${r.tool.version}, mode ${r.config.mode}, dataplane ${r.config.dataplane}, root namespace ${r.config.rootNamespace}.`);
+  out.push(
+    `Source: ${md(sourceLine(r))}. meshlock ${r.tool.version}, mode ${r.config.mode}, dataplane ${r.config.dataplane}, root namespace ${r.config.rootNamespace}.`,
+  );
   out.push('');
   out.push('## Summary');
   out.push('');
   out.push('| workloads | meshed | strict | coverage | errors | warnings |');
   out.push('|---:|---:|---:|---:|---:|---:|');
-  out.push(`| ${s.workloads} | ${s.meshed} | ${s.strict} | ${s.coveragePercent}% | ${s.findings.error} | ${s.findings.warning} |`);
+  out.push(
+    `| ${s.workloads} | ${s.meshed} | ${s.strict} | ${s.coveragePercent}% | ${s.findings.error} | ${s.findings.warning} |`,
+  );
   out.push('');
   out.push('## Namespaces');
   out.push('');
   out.push('| namespace | enrolment | workloads | meshed | strict | coverage | findings |');
   out.push('|---|---|---:|---:|---:|---:|---:|');
-  for (const n of r.namespaces) out.push(`| ${md(n.namespace)} | ${md(n.enrolment)} | ${n.workloads} | ${n.meshed} | ${n.strict} | ${n.coveragePercent}% | ${n.findings} |`);
+  for (const n of r.namespaces)
+    out.push(
+      `| ${md(n.namespace)} | ${md(n.enrolment)} | ${n.workloads} | ${n.meshed} | ${n.strict} | ${n.coveragePercent}% | ${n.findings} |`,
+    );
   out.push('');
   out.push('## Workloads');
   out.push('');
   out.push('| namespace | kind | name | pods | meshed | Istio decided by | mTLS | strict |');
   out.push('|---|---|---|---:|---|---|---|---|');
   for (const w of r.workloads) {
-    out.push(`| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : 'no'} | ${md(istioDecision(w))} | ${md(w.mtls)} | ${w.strict ? 'yes' : workloadExemption(r, w) ? `no, exempted (exemptions[${workloadExemption(r, w)?.index}])` : 'no'} |`);
+    out.push(
+      `| ${md(w.namespace)} | ${w.kind} | ${md(w.name)} | ${w.pods} | ${w.meshed ? `yes (${w.dataplane})` : 'no'} | ${md(istioDecision(w))} | ${md(w.mtls)} | ${w.strict ? 'yes' : workloadExemption(r, w) ? `no, exempted (exemptions[${workloadExemption(r, w)?.index}])` : 'no'} |`,
+    );
   }
   out.push('');
   const ldPorts = linkerdPortLines(r);
@@ -170,21 +210,33 @@ export function renderAuditMarkdown(r: AuditReport): string {
     if (head) out.push(`${md(head)}.`, '');
     out.push('| workload | port | mode | decided by | policy | plaintext via | open probe paths |');
     out.push('|---|---:|---|---|---|---|---|');
-    for (const l of ldPorts) out.push(`| ${md(l.workload)} | ${l.port} | ${l.mode} | ${md(l.decidedBy)} | ${md(l.policy)} | ${md(l.plaintextVia)} | ${md(l.openProbes)} |`);
+    for (const l of ldPorts)
+      out.push(
+        `| ${md(l.workload)} | ${l.port} | ${l.mode} | ${md(l.decidedBy)} | ${md(l.policy)} | ${md(l.plaintextVia)} | ${md(l.openProbes)} |`,
+      );
     out.push('');
   }
   out.push('## Findings');
   out.push('');
   out.push('| rule | severity | mode | object | message | controls |');
   out.push('|---|---|---|---|---|---|');
-  const causes = (f: ReportFinding): string => ((f.effects ?? []).length ? `<br>causes: ${(f.effects ?? []).map((e) => md(`${e.rule} on ${objectName(e)}`)).join('; ')}` : '');
-  for (const f of r.findings) out.push(`| ${f.rule} | ${f.severity} | ${f.mode} | ${md(objectName(f))} | ${md(f.message)}${causes(f)} | ${f.controls.join(', ')} |`);
+  const causes = (f: ReportFinding): string =>
+    (f.effects ?? []).length
+      ? `<br>causes: ${(f.effects ?? []).map((e) => md(`${e.rule} on ${objectName(e)}`)).join('; ')}`
+      : '';
+  for (const f of r.findings)
+    out.push(
+      `| ${f.rule} | ${f.severity} | ${f.mode} | ${md(objectName(f))} | ${md(f.message)}${causes(f)} | ${f.controls.join(', ')} |`,
+    );
   out.push('');
   out.push('## Exemptions');
   out.push('');
   out.push('| status | namespace | kind | name | rules | expires | reason | owner | used |');
   out.push('|---|---|---|---|---|---|---|---|---:|');
-  for (const e of r.exemptions) out.push(`| ${e.status} | ${md(e.namespace)} | ${e.kind ?? '*'} | ${md(e.name ?? '*')} | ${e.rules?.join(', ') ?? 'all'} | ${e.expires ?? 'never'} | ${md(e.reason)} | ${md(e.owner ?? '')} | ${e.used} |`);
+  for (const e of r.exemptions)
+    out.push(
+      `| ${e.status} | ${md(e.namespace)} | ${e.kind ?? '*'} | ${md(e.name ?? '*')} | ${e.rules?.join(', ') ?? 'all'} | ${e.expires ?? 'never'} | ${md(e.reason)} | ${md(e.owner ?? '')} | ${e.used} |`,
+    );
   out.push('');
   out.push('## Exempted findings');
   out.push('');
@@ -194,7 +246,9 @@ export function renderAuditMarkdown(r: AuditReport): string {
     out.push('|---|---|---|---|---|---|---|---|');
     for (const f of r.exempted) {
       const e = f.exemption;
-      out.push(`| ${f.rule} | ${f.severity} | ${md(objectName(f))} | ${md(f.message)}${causes(f)} | exemptions[${e.index}] | ${md(e.owner ?? '')} | ${e.expires ?? 'never'} | ${md(e.reason)} |`);
+      out.push(
+        `| ${f.rule} | ${f.severity} | ${md(objectName(f))} | ${md(f.message)}${causes(f)} | exemptions[${e.index}] | ${md(e.owner ?? '')} | ${e.expires ?? 'never'} | ${md(e.reason)} |`,
+      );
     }
   }
   if (r.installation) {
@@ -208,6 +262,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('');
   out.push('| control | framework | title | findings | rules |');
   out.push('|---|---|---|---:|---|');
-  for (const c of r.controls) out.push(`| ${c.id} | ${md(c.framework)} | ${md(c.title)} | ${c.findings} | ${c.rules.join(', ')} |`);
+  for (const c of r.controls)
+    out.push(`| ${c.id} | ${md(c.framework)} | ${md(c.title)} | ${c.findings} | ${c.rules.join(', ')} |`);
   return `${out.join('\n')}\n`;
 }

@@ -8,7 +8,11 @@ import { renderPolicyReports, type ReportApi } from './policyreport.js';
 export const AUDIT_FORMATS = ['text', 'json', 'markdown', 'html', 'sarif', 'junit', 'policyreport'] as const;
 export type AuditFormat = (typeof AUDIT_FORMATS)[number];
 
-export function renderAudit(r: AuditReport, format: AuditFormat, opts: { colour?: boolean; reportApi?: ReportApi } = {}): string {
+export function renderAudit(
+  r: AuditReport,
+  format: AuditFormat,
+  opts: { colour?: boolean; reportApi?: ReportApi } = {},
+): string {
   switch (format) {
     case 'text':
       return renderAuditText(r, opts.colour ?? false);

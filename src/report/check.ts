@@ -33,7 +33,8 @@ export function renderCheckText(report: CheckReport, colour: boolean): string {
     const patch = patchSummary(r);
     const mark = r.decision === 'deny' ? p.red('DENY ') : r.decision === 'warn' ? p.yellow('WARN ') : p.green('ALLOW');
     out.push(`${mark} ${label(r)} ${p.dim(`(${where(r)})`)}${patch ? ` ${p.dim(`patched: ${patch}`)}` : ''}`);
-    for (const m of r.mutations.filter((x) => !x.applied)) out.push(`      would patch [${m.id}] (${m.mode}, not applied)`);
+    for (const m of r.mutations.filter((x) => !x.applied))
+      out.push(`      would patch [${m.id}] (${m.mode}, not applied)`);
     for (const f of r.findings) {
       const tag = f.denies ? p.red(f.rule) : p.yellow(f.rule);
       const notes = [...(f.mode !== 'enforce' ? [f.mode] : []), ...(f.preExisting ? ['pre-existing'] : [])];
@@ -42,7 +43,9 @@ export function renderCheckText(report: CheckReport, colour: boolean): string {
   }
   const s = report.summary;
   out.push(
-    p.bold(`${s.objects} object${s.objects === 1 ? '' : 's'}: ${s.denied} denied, ${s.warned} warned, ${s.patched} patched${s.errors ? `, ${s.errors} unreadable` : ''}`),
+    p.bold(
+      `${s.objects} object${s.objects === 1 ? '' : 's'}: ${s.denied} denied, ${s.warned} warned, ${s.patched} patched${s.errors ? `, ${s.errors} unreadable` : ''}`,
+    ),
   );
   return `${out.join('\n')}\n`;
 }
@@ -60,7 +63,16 @@ export function renderCheckJson(report: CheckReport): string {
     rules: r.rules,
     patch: r.patch,
     mutations: r.mutations.map((m) => ({ id: m.id, mode: m.mode, applied: m.applied, ops: m.ops })),
-    findings: r.findings.map((f) => ({ rule: f.rule, severity: f.severity, mode: f.mode, denies: f.denies, ...(f.preExisting ? { preExisting: true } : {}), message: f.message, fix: f.fix, ...(f.path ? { path: f.path } : {}) })),
+    findings: r.findings.map((f) => ({
+      rule: f.rule,
+      severity: f.severity,
+      mode: f.mode,
+      denies: f.denies,
+      ...(f.preExisting ? { preExisting: true } : {}),
+      message: f.message,
+      fix: f.fix,
+      ...(f.path ? { path: f.path } : {}),
+    })),
     exempted: r.exempted,
     ...(r.message ? { message: r.message } : {}),
   }));
@@ -71,29 +83,47 @@ const controlIds = (report: CheckReport, rule: string) => (report.controls[rule]
 
 function entriesOf(report: CheckReport, r: CheckedObject): Entry[] {
   return r.findings.map((f) => ({
-      rule: f.rule,
-      level: f.denies ? 'error' : f.mode === 'dry-run' ? 'note' : 'warning',
-      message: f.message,
-      fix: f.fix,
-      namespace: r.namespace,
-      kind: r.kind,
-      name: r.name,
-      file: r.file,
-      line: r.line,
-      mode: f.mode,
-      controls: controlIds(report, f.rule),
+    rule: f.rule,
+    level: f.denies ? 'error' : f.mode === 'dry-run' ? 'note' : 'warning',
+    message: f.message,
+    fix: f.fix,
+    namespace: r.namespace,
+    kind: r.kind,
+    name: r.name,
+    file: r.file,
+    line: r.line,
+    mode: f.mode,
+    controls: controlIds(report, f.rule),
   }));
 }
 
 function sarifTool(report: CheckReport, version: string): SarifTool {
-  return { name: 'meshlock', version, controlTitles: new Map(Object.values(report.controls).flat().map((c) => [c.id, c.title])) };
+  return {
+    name: 'meshlock',
+    version,
+    controlTitles: new Map(
+      Object.values(report.controls)
+        .flat()
+        .map((c) => [c.id, c.title]),
+    ),
+  };
 }
 
 export function renderCheckSarif(report: CheckReport, version: string): string {
   const entries = report.results.flatMap((r) => entriesOf(report, r));
   // Unreadable input is a finding too: a scanner that silently shows nothing would hide it.
   for (const e of report.errors) {
-    entries.push({ rule: 'malformed-object', level: 'error', message: e.message, namespace: '', kind: 'File', name: e.file, file: e.file, line: e.line, controls: controlIds(report, 'malformed-object') });
+    entries.push({
+      rule: 'malformed-object',
+      level: 'error',
+      message: e.message,
+      namespace: '',
+      kind: 'File',
+      name: e.file,
+      file: e.file,
+      line: e.line,
+      controls: controlIds(report, 'malformed-object'),
+    });
   }
   return renderSarif(entries, sarifTool(report, version));
 }
@@ -101,12 +131,22 @@ export function renderCheckSarif(report: CheckReport, version: string): string {
 export function renderCheckJunit(report: CheckReport, now: Date): string {
   const cases: Case[] = report.results
     .filter((r) => r.checked)
-    .map((r) => ({ classname: `${r.file}`, name: label(r), file: r.file, line: r.line, failures: entriesOf(report, r) }));
+    .map((r) => ({
+      classname: `${r.file}`,
+      name: label(r),
+      file: r.file,
+      line: r.line,
+      failures: entriesOf(report, r),
+    }));
   return renderJunit('meshlock check', cases, now, report.errors);
 }
 
 /** `version`: meshlock's, which SARIF names as the tool's. */
-export function renderCheck(report: CheckReport, format: CheckFormat, opts: { colour: boolean; now: Date; version: string }): string {
+export function renderCheck(
+  report: CheckReport,
+  format: CheckFormat,
+  opts: { colour: boolean; now: Date; version: string },
+): string {
   switch (format) {
     case 'text':
       return renderCheckText(report, opts.colour);

@@ -7,7 +7,10 @@ export interface Paint {
   dim(s: string): string;
 }
 
-const wrap = (code: number, reset: number) => (s: string): string => `\u001b[${code}m${s}\u001b[${reset}m`;
+const wrap =
+  (code: number, reset: number) =>
+  (s: string): string =>
+    `\u001b[${code}m${s}\u001b[${reset}m`;
 
 export function paint(enabled: boolean): Paint {
   if (!enabled) {

@@ -11,11 +11,18 @@ import { linkerdHeadline, linkerdPortLines } from './linkerd.js';
 /** A workload that is not STRICT: an error, or grey and saying so when an exemption lifts it. */
 function exemptedCell(r: AuditReport, w: WorkloadRow): string {
   const x = workloadExemption(r, w);
-  return x ? `<span class="exempted" title="${esc(exemptionText(x))}">no, exempted (exemptions[${esc(x.index)}])</span>` : '<span class="error">no</span>';
+  return x
+    ? `<span class="exempted" title="${esc(exemptionText(x))}">no, exempted (exemptions[${esc(x.index)}])</span>`
+    : '<span class="error">no</span>';
 }
 
 export function esc(s: string | number): string {
-  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return String(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 const CSS = `
@@ -87,7 +94,9 @@ const MAX_BARS = 200;
 
 function chart(rows: readonly NamespaceRow[]): string {
   // Lowest coverage first: the namespaces an auditor must look at.
-  const shown = [...rows].sort((a, b) => a.coveragePercent - b.coveragePercent || a.namespace.localeCompare(b.namespace)).slice(0, MAX_BARS);
+  const shown = [...rows]
+    .sort((a, b) => a.coveragePercent - b.coveragePercent || a.namespace.localeCompare(b.namespace))
+    .slice(0, MAX_BARS);
   const barH = 18;
   const labelW = 220;
   const plotW = 480;
@@ -100,14 +109,27 @@ function chart(rows: readonly NamespaceRow[]): string {
       return `<g data-namespace="${esc(n.namespace)}" data-coverage="${n.coveragePercent}"><title>${esc(n.namespace)}: ${n.strict}/${n.workloads} strict (${n.coveragePercent}%)</title><text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(n.namespace.length > 30 ? `${n.namespace.slice(0, 29)}…` : n.namespace)}</text><rect x="${labelW}" y="${y}" width="${plotW}" height="${barH}" fill="#eaeef2"/><rect class="bar" x="${labelW}" y="${y}" width="${w}" height="${barH}" fill="${fill}"/><text x="${labelW + plotW + 6}" y="${y + 13}">${n.coveragePercent}%</text></g>`;
     })
     .join('');
-  const note = rows.length > MAX_BARS ? `<p class="meta">Showing the ${MAX_BARS} namespaces with the lowest coverage of ${rows.length}.</p>` : '';
+  const note =
+    rows.length > MAX_BARS
+      ? `<p class="meta">Showing the ${MAX_BARS} namespaces with the lowest coverage of ${rows.length}.</p>`
+      : '';
   return `<svg id="coverage-chart" role="img" aria-label="Coverage by namespace" xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 60}" height="${h}" viewBox="0 0 ${labelW + plotW + 60} ${h}">${bars}</svg>${note}`;
 }
 
-function table(id: string, head: readonly string[], rows: readonly (readonly string[])[], numeric: ReadonlySet<number> = new Set()): string {
+function table(
+  id: string,
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  numeric: ReadonlySet<number> = new Set(),
+): string {
   const th = head.map((h) => `<th scope="col">${esc(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric.has(i) ? ' class="n"' : ''}>${c}</td>`).join('')}</tr>`).join('\n');
-  const filter = rows.length > 1 ? `<input class="filter" type="search" placeholder="Filter ${esc(id.replace(/-/g, ' '))}" aria-label="Filter ${esc(id.replace(/-/g, ' '))}" data-table="${id}" data-count="${id}-count"> <span class="meta" id="${id}-count"></span>\n` : '';
+  const body = rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${numeric.has(i) ? ' class="n"' : ''}>${c}</td>`).join('')}</tr>`)
+    .join('\n');
+  const filter =
+    rows.length > 1
+      ? `<input class="filter" type="search" placeholder="Filter ${esc(id.replace(/-/g, ' '))}" aria-label="Filter ${esc(id.replace(/-/g, ' '))}" data-table="${id}" data-count="${id}-count"> <span class="meta" id="${id}-count"></span>\n`
+      : '';
   return `${filter}<table id="${id}" data-sortable><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
@@ -117,7 +139,9 @@ function objectName(f: { kind: string; namespace: string; name: string }): strin
 
 function effectsList(f: ReportFinding): string {
   const e = f.effects ?? [];
-  return e.length ? `<ul class="effects">${e.map((x) => `<li>causes <strong>${esc(x.rule)}</strong> on ${esc(objectName(x))}: ${esc(x.message)}</li>`).join('')}</ul>` : '';
+  return e.length
+    ? `<ul class="effects">${e.map((x) => `<li>causes <strong>${esc(x.rule)}</strong> on ${esc(objectName(x))}: ${esc(x.message)}</li>`).join('')}</ul>`
+    : '';
 }
 
 export function renderAuditHtml(r: AuditReport): string {
@@ -126,7 +150,8 @@ export function renderAuditHtml(r: AuditReport): string {
   const scriptHash = createHash('sha256').update(SCRIPT).digest('base64');
   const csp = `default-src 'none'; style-src 'sha256-${hash}'; script-src 'sha256-${scriptHash}'; img-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'`;
   const id = r.identity;
-  const card = (id: string, label: string, value: string | number): string => `<div class="card"><dt>${esc(label)}</dt><dd id="${id}">${esc(value)}</dd></div>`;
+  const card = (id: string, label: string, value: string | number): string =>
+    `<div class="card"><dt>${esc(label)}</dt><dd id="${id}">${esc(value)}</dd></div>`;
   const sev = (x: string): string => `<span class="${x === 'error' ? 'error' : 'warning'}">${esc(x)}</span>`;
   const parts: string[] = [];
   parts.push(`<!DOCTYPE html>
@@ -165,7 +190,15 @@ ${chart(r.namespaces)}`);
     table(
       'namespaces',
       ['namespace', 'enrolment', 'workloads', 'meshed', 'strict', 'coverage', 'findings'],
-      r.namespaces.map((n) => [esc(n.namespace), esc(n.enrolment), esc(n.workloads), esc(n.meshed), esc(n.strict), `${esc(n.coveragePercent)}%`, esc(n.findings)]),
+      r.namespaces.map((n) => [
+        esc(n.namespace),
+        esc(n.enrolment),
+        esc(n.workloads),
+        esc(n.meshed),
+        esc(n.strict),
+        `${esc(n.coveragePercent)}%`,
+        esc(n.findings),
+      ]),
       new Set([2, 3, 4, 5, 6]),
     ),
   );
@@ -197,7 +230,15 @@ ${chart(r.namespaces)}`);
       table(
         'linkerd-ports',
         ['workload', 'port', 'mode', 'decided by', 'policy', 'plaintext via', 'open probe paths'],
-        ldPorts.map((l) => [esc(l.workload), esc(l.port), `<span class="${l.mode === 'STRICT' ? 'ok' : 'error'}">${esc(l.mode)}</span>`, esc(l.decidedBy), esc(l.policy), esc(l.plaintextVia), esc(l.openProbes)]),
+        ldPorts.map((l) => [
+          esc(l.workload),
+          esc(l.port),
+          `<span class="${l.mode === 'STRICT' ? 'ok' : 'error'}">${esc(l.mode)}</span>`,
+          esc(l.decidedBy),
+          esc(l.policy),
+          esc(l.plaintextVia),
+          esc(l.openProbes),
+        ]),
         new Set([1]),
       ),
     );
@@ -207,7 +248,14 @@ ${chart(r.namespaces)}`);
     table(
       'findings',
       ['rule', 'severity', 'mode', 'object', 'message', 'controls'],
-      r.findings.map((f) => [esc(f.rule), sev(f.severity), esc(f.mode), esc(objectName(f)), `${esc(f.message)}${effectsList(f)}`, esc(f.controls.join(', '))]),
+      r.findings.map((f) => [
+        esc(f.rule),
+        sev(f.severity),
+        esc(f.mode),
+        esc(objectName(f)),
+        `${esc(f.message)}${effectsList(f)}`,
+        esc(f.controls.join(', ')),
+      ]),
     ),
   );
   parts.push('<h2>Exempted findings</h2>');
@@ -218,20 +266,45 @@ ${chart(r.namespaces)}`);
       ['rule', 'severity', 'object', 'message', 'exemption', 'owner', 'expires', 'reason'],
       r.exempted.map((f) => {
         const e = f.exemption as NonNullable<ReportFinding['exemption']>;
-        return [`<span class="exempted">${esc(f.rule)}</span>`, esc(f.severity), esc(objectName(f)), `${esc(f.message)}${effectsList(f)}`, `exemptions[${esc(e.index)}]`, esc(e.owner ?? ''), esc(e.expires ?? 'never'), esc(e.reason)];
+        return [
+          `<span class="exempted">${esc(f.rule)}</span>`,
+          esc(f.severity),
+          esc(objectName(f)),
+          `${esc(f.message)}${effectsList(f)}`,
+          `exemptions[${esc(e.index)}]`,
+          esc(e.owner ?? ''),
+          esc(e.expires ?? 'never'),
+          esc(e.reason),
+        ];
       }),
     ),
   );
   if (r.destinationRules.length > 0) {
     parts.push('<h2>DestinationRules sending without mesh mTLS</h2>');
-    parts.push(table('destination-rules', ['namespace', 'name', 'host', 'rule', 'message'], r.destinationRules.map((d) => [esc(d.namespace), esc(d.name), esc(d.host), esc(d.rule), esc(d.message)])));
+    parts.push(
+      table(
+        'destination-rules',
+        ['namespace', 'name', 'host', 'rule', 'message'],
+        r.destinationRules.map((d) => [esc(d.namespace), esc(d.name), esc(d.host), esc(d.rule), esc(d.message)]),
+      ),
+    );
   }
   parts.push('<h2>Exemptions</h2>');
   parts.push(
     table(
       'exemptions',
       ['status', 'namespace', 'kind', 'name', 'rules', 'expires', 'reason', 'owner', 'used'],
-      r.exemptions.map((e) => [esc(e.status), esc(e.namespace), esc(e.kind ?? '*'), esc(e.name ?? '*'), esc(e.rules?.join(', ') ?? 'all'), esc(e.expires ?? 'never'), esc(e.reason), esc(e.owner ?? ''), esc(e.used)]),
+      r.exemptions.map((e) => [
+        esc(e.status),
+        esc(e.namespace),
+        esc(e.kind ?? '*'),
+        esc(e.name ?? '*'),
+        esc(e.rules?.join(', ') ?? 'all'),
+        esc(e.expires ?? 'never'),
+        esc(e.reason),
+        esc(e.owner ?? ''),
+        esc(e.used),
+      ]),
       new Set([8]),
     ),
   );

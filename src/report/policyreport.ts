@@ -61,7 +61,12 @@ function category(rule: string): string {
 
 function resourceOf(kind: string, name: string, namespace: string): NonNullable<Result['resources']>[number] {
   const apiVersion = API_VERSIONS[kind];
-  return { ...(apiVersion ? { apiVersion } : {}), kind, name, ...(namespace && kind !== 'Namespace' ? { namespace } : {}) };
+  return {
+    ...(apiVersion ? { apiVersion } : {}),
+    kind,
+    name,
+    ...(namespace && kind !== 'Namespace' ? { namespace } : {}),
+  };
 }
 
 function fromFinding(f: ReportFinding, ts: Result['timestamp']): Result {
@@ -85,7 +90,14 @@ function fromFinding(f: ReportFinding, ts: Result['timestamp']): Result {
       controls: f.controls.join(','),
       mode: f.mode,
       ...(f.fix ? { fix: f.fix } : {}),
-      ...(ex ? { exemption: `exemptions[${ex.index}]`, exemptionReason: ex.reason, ...(ex.owner ? { exemptionOwner: ex.owner } : {}), exemptionExpires: ex.expires ?? 'never' } : {}),
+      ...(ex
+        ? {
+            exemption: `exemptions[${ex.index}]`,
+            exemptionReason: ex.reason,
+            ...(ex.owner ? { exemptionOwner: ex.owner } : {}),
+            exemptionExpires: ex.expires ?? 'never',
+          }
+        : {}),
     },
   };
 }
@@ -137,7 +149,8 @@ export function buildPolicyReports(r: AuditReport, api: ReportApi = 'wgpolicyk8s
   for (const f of [...r.findings, ...r.exempted]) {
     const res = fromFinding(f, ts);
     // Namespaces, webhook configurations and exemptions are cluster-level subjects.
-    if (f.kind === 'Namespace' || f.kind === 'Exemption' || f.rule.startsWith('install-') || !f.namespace) cluster.push(res);
+    if (f.kind === 'Namespace' || f.kind === 'Exemption' || f.rule.startsWith('install-') || !f.namespace)
+      cluster.push(res);
     else push(f.namespace, res);
   }
   const reports: KubeReport[] = [];

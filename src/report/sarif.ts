@@ -22,14 +22,20 @@ export function renderSarif(entries: readonly Entry[], tool: SarifTool): string 
       name: id,
       shortDescription: { text: id },
       helpUri: `${INFO_URI}#${id}`,
-      properties: { controls: [...controls], controlTitles: controls.map((c) => tool.controlTitles.get(c) ?? c), tags: ['security', 'mtls', ...controls] },
+      properties: {
+        controls: [...controls],
+        controlTitles: controls.map((c) => tool.controlTitles.get(c) ?? c),
+        tags: ['security', 'mtls', ...controls],
+      },
     };
   });
   const results = entries.map((e) => ({
     ruleId: e.rule,
     ruleIndex: ruleIds.indexOf(e.rule),
     level: e.level,
-    message: { text: `${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}: ${e.message}${e.fix ? `. Fix: ${e.fix}` : ''}` },
+    message: {
+      text: `${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}: ${e.message}${e.fix ? `. Fix: ${e.fix}` : ''}`,
+    },
     locations: [
       {
         physicalLocation: {
@@ -39,8 +45,16 @@ export function renderSarif(entries: readonly Entry[], tool: SarifTool): string 
         logicalLocations: [{ name: e.name, fullyQualifiedName: `${e.namespace}/${e.kind}/${e.name}`, kind: 'object' }],
       },
     ],
-    ...(e.suppression ? { suppressions: [{ kind: 'external', status: 'accepted', justification: e.suppression }] } : {}),
-    properties: { namespace: e.namespace, kind: e.kind, name: e.name, controls: [...e.controls], ...(e.mode ? { mode: e.mode } : {}) },
+    ...(e.suppression
+      ? { suppressions: [{ kind: 'external', status: 'accepted', justification: e.suppression }] }
+      : {}),
+    properties: {
+      namespace: e.namespace,
+      kind: e.kind,
+      name: e.name,
+      controls: [...e.controls],
+      ...(e.mode ? { mode: e.mode } : {}),
+    },
   }));
   const log = {
     $schema: SCHEMA,

@@ -122,7 +122,9 @@ function logDecision(logger: Logger, r: DecisionRecord, ms: number): void {
       rules: r.rules,
       mode: r.modes,
       // Rules an UPDATE kept from oldObject (ratcheting): allowed with a warning, never denied.
-      ...(r.findings.some((f) => f.preExisting === true) ? { preExisting: r.findings.filter((f) => f.preExisting === true).map((f) => f.rule) } : {}),
+      ...(r.findings.some((f) => f.preExisting === true)
+        ? { preExisting: r.findings.filter((f) => f.preExisting === true).map((f) => f.rule) }
+        : {}),
       dryRun: r.dryRun,
       durationMs: Math.round(ms * 1000) / 1000,
       // Only in dry-run; label operations meshlock itself writes, no contents of the object.
@@ -155,7 +157,8 @@ export function toHttpError(err: FastifyError | Error, bodyLimit: number): Meshl
       break;
   }
   // Never the parser's message: it quotes the body.
-  if (err instanceof SyntaxError || code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new MeshlockHttpError('INVALID_JSON', 'syntax error');
+  if (err instanceof SyntaxError || code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+    return new MeshlockHttpError('INVALID_JSON', 'syntax error');
   const status = (err as FastifyError).statusCode;
   if (status === 408) return new MeshlockHttpError('TIMEOUT');
   return new MeshlockHttpError('INTERNAL', bounded(err.message, TEXT_LOG_MAX));
@@ -169,7 +172,11 @@ export type App = ReturnType<typeof buildApp>;
 
 export function buildApp(opts: AppOptions) {
   const { logger, metrics, state } = opts;
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}), ...opts.limits };
+  const limits: ServerLimits = {
+    ...DEFAULT_LIMITS,
+    ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
+    ...opts.limits,
+  };
   const bodyLimit = limits.bodyLimit;
   const budget = new BodyBudget(limits.maxBodyBytes);
   const clock = opts.clock ?? systemClock;
@@ -246,7 +253,10 @@ export function buildApp(opts: AppOptions) {
   app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', (_req, reply) => {
     if (state.ready && !state.draining) return reply.send({ status: 'ready' });
-    return reply.code(503).header('connection', 'close').send({ status: state.draining ? 'draining' : 'starting' });
+    return reply
+      .code(503)
+      .header('connection', 'close')
+      .send({ status: state.draining ? 'draining' : 'starting' });
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -269,7 +279,15 @@ export function buildApp(opts: AppOptions) {
       // The message and the first frames of the stack: an error's message may quote its input.
       const stack = bounded((err.stack ?? '').split('\n').slice(1, 8).join('\n'), 2000);
       logger.error({ code: e.code, url, reason: bounded(err.message, TEXT_LOG_MAX), stack }, 'request failed');
-    } else logger.warn({ code: e.code, url: bounded(request.routeOptions.url ?? url, NAME_LOG_MAX), reason: bounded(e.message, TEXT_LOG_MAX) }, 'request refused');
+    } else
+      logger.warn(
+        {
+          code: e.code,
+          url: bounded(request.routeOptions.url ?? url, NAME_LOG_MAX),
+          reason: bounded(e.message, TEXT_LOG_MAX),
+        },
+        'request refused',
+      );
     if (state.draining) reply.header('connection', 'close');
     return reply.code(e.statusCode).send(e.toJSON());
   });

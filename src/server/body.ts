@@ -47,7 +47,10 @@ type Done = (err: Error | null, body?: unknown) => void;
  * A fastify content-type parser (the stream form: fastify hands over the request and leaves the
  * reading to it) that reads the body as UTF-8 JSON within `limit` bytes and the shared `budget`.
  */
-export function budgetedJsonParser(limit: number, budget: BodyBudget): (request: { headers: IncomingMessage['headers'] }, payload: IncomingMessage, done: Done) => void {
+export function budgetedJsonParser(
+  limit: number,
+  budget: BodyBudget,
+): (request: { headers: IncomingMessage['headers'] }, payload: IncomingMessage, done: Done) => void {
   return (request, payload, done) => {
     const header = request.headers['content-length'];
     const declared = header === undefined ? Number.NaN : Number(header);
@@ -104,7 +107,8 @@ export function budgetedJsonParser(limit: number, budget: BodyBudget): (request:
         finish(new MeshlockHttpError('INVALID_JSON', 'the Content-Length does not match the body'));
         return;
       }
-      const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, received).toString('utf8');
+      const text =
+        chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, received).toString('utf8');
       chunks.length = 0;
       let value: unknown;
       try {

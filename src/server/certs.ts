@@ -72,7 +72,12 @@ export interface CertWatchHandlers {
   readonly onInvalid: (error: CertificateError) => void;
 }
 
-export function watchServingPair(certFile: string, keyFile: string, handlers: CertWatchHandlers, opts: FileWatchOptions = {}): Watcher {
+export function watchServingPair(
+  certFile: string,
+  keyFile: string,
+  handlers: CertWatchHandlers,
+  opts: FileWatchOptions = {},
+): Watcher {
   return watchFiles(
     [certFile, keyFile],
     () => {

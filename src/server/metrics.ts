@@ -27,7 +27,9 @@ export const METRIC_NAMES = Object.freeze({
  * Upper bounds of the latency histogram, in seconds. meshlock answers in well under 5 ms; the upper
  * buckets reach the webhooks' timeoutSeconds (5 s in deploy/), so an alert can see p99 near it.
  */
-export const DURATION_BUCKETS: readonly number[] = Object.freeze([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5]);
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5,
+]);
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -112,7 +114,13 @@ class DurationHistogram {
     s.count += 1;
   }
 
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { value: number; labels: Labels; metricName: string }[] }> {
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: { value: number; labels: Labels; metricName: string }[];
+  }> {
     const values: { value: number; labels: Labels; metricName: string }[] = [];
     for (const s of this.series.values()) {
       let cumulative = 0;
@@ -171,7 +179,11 @@ export class Metrics {
         requests.collectInto(this);
       },
     });
-    this.duration = new DurationHistogram(METRIC_NAMES.duration, 'Time from request received to response written, by webhook and decision', DURATION_BUCKETS);
+    this.duration = new DurationHistogram(
+      METRIC_NAMES.duration,
+      'Time from request received to response written, by webhook and decision',
+      DURATION_BUCKETS,
+    );
     // The registry reads a metric through name, help, type and get(); prom-client's types only name its own classes.
     this.registry.registerMetric(this.duration as unknown as Histogram<string>);
     const violations = this.violations;
@@ -234,13 +246,18 @@ export class Metrics {
     let d = byDecision.get(record.decision);
     if (d === undefined) {
       const key = record.webhook + SEP + record.decision;
-      d = { requests: this.requests.entry(key), duration: this.duration.seriesFor(key, { webhook: record.webhook, decision: record.decision }) };
+      d = {
+        requests: this.requests.entry(key),
+        duration: this.duration.seriesFor(key, { webhook: record.webhook, decision: record.decision }),
+      };
       byDecision.set(record.decision, d);
     }
     d.requests.value += 1;
     this.duration.observe(d.duration, seconds);
     for (const f of record.findings) {
-      (f.preExisting === true ? this.preExisting : this.violations).add(this.namespaceLabel ? f.rule + SEP + f.mode + SEP + record.namespace : f.rule + SEP + f.mode);
+      (f.preExisting === true ? this.preExisting : this.violations).add(
+        this.namespaceLabel ? f.rule + SEP + f.mode + SEP + record.namespace : f.rule + SEP + f.mode,
+      );
     }
     for (const m of record.mutations) this.mutations.add(m.id + SEP + m.mode + SEP + (m.applied ? 'true' : 'false'));
   }

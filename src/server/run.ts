@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import type { ConfigError} from '../config/index.js';
+import type { ConfigError } from '../config/index.js';
 import { defaultConfig, loadConfigFile, type ResolvedConfig } from '../config/index.js';
 import { watchConfig } from '../config/watch.js';
 import type { Watcher } from '../watch/files.js';
@@ -62,7 +62,8 @@ export interface RunningServer {
 
 function logConfigError(logger: Logger, err: ConfigError, what: string): void {
   logger.error({ file: err.source, issues: err.issues.length }, what);
-  for (const issue of err.issues) logger.error({ file: err.source, path: issue.path }, `config error at ${issue.path}: ${issue.message}`);
+  for (const issue of err.issues)
+    logger.error({ file: err.source, path: issue.path }, `config error at ${issue.path}: ${issue.message}`);
 }
 
 /** Throws ConfigError or CertificateError when the server cannot start; both name what to fix. */
@@ -120,7 +121,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         },
         onInvalid: (err) => {
           metrics.certReload(false);
-          logger.warn({ certFile: opts.certFile, reason: err.message }, 'serving certificate not reloaded, keeping the previous one');
+          logger.warn(
+            { certFile: opts.certFile, reason: err.message },
+            'serving certificate not reloaded, keeping the previous one',
+          );
         },
       },
       watchOpts,
@@ -130,7 +134,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   let metricsServer: Server | undefined;
   try {
     await app.listen({ port: opts.port, host: opts.host });
-    if (opts.metricsPort !== null) metricsServer = await startMetricsServer(metrics, opts.metricsPort, opts.metricsHost ?? opts.host);
+    if (opts.metricsPort !== null)
+      metricsServer = await startMetricsServer(metrics, opts.metricsPort, opts.metricsHost ?? opts.host);
   } catch (err) {
     for (const w of watchers) w.close();
     await app.close();

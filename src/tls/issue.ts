@@ -1,6 +1,12 @@
 // Making sure a directory holds a usable CA and serving certificate, issuing only what is missing
 // or unusable. Shared by `meshlock certs init`, `certs renew` and the dev certificates.
-import { createCertificateAuthority, issueServingCertificate, caProblem, servingProblem, type KeyAndCertificate } from './pki.js';
+import {
+  createCertificateAuthority,
+  issueServingCertificate,
+  caProblem,
+  servingProblem,
+  type KeyAndCertificate,
+} from './pki.js';
 import { CERT_MODE, KEY_MODE, readIfExists, tightenKeyMode, writeAtomic } from './files.js';
 import { pathsIn, type CertificatePaths } from './layout.js';
 

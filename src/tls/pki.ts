@@ -51,7 +51,8 @@ function serialNumber(): string {
 }
 
 function validity(cert: forge.pki.Certificate, days: number, now: Date): void {
-  if (!Number.isFinite(days) || days <= 0) throw new RangeError(`certificate lifetime must be a positive number of days, got ${days}`);
+  if (!Number.isFinite(days) || days <= 0)
+    throw new RangeError(`certificate lifetime must be a positive number of days, got ${days}`);
   cert.validity.notBefore = new Date(now.getTime() - BACKDATE_MS);
   cert.validity.notAfter = new Date(now.getTime() + days * DAY_MS);
 }
@@ -71,7 +72,11 @@ export function createCertificateAuthority(opts: CaOptions): KeyAndCertificate {
   // such as `@` or `_`, and Go's crypto/x509 (the kube-apiserver) refuses such a CA outright
   // ("invalid PrintableString"), while openssl and Node accept it.
   const attrs = [
-    { name: 'commonName', value: `${opts.commonName ?? 'meshlock-ca'}-${Math.floor(now.getTime() / 1000)}`, valueTagClass: UTF8 },
+    {
+      name: 'commonName',
+      value: `${opts.commonName ?? 'meshlock-ca'}-${Math.floor(now.getTime() / 1000)}`,
+      valueTagClass: UTF8,
+    },
     { name: 'organizationName', value: 'meshlock', valueTagClass: UTF8 },
   ];
   cert.setSubject(attrs);
@@ -87,11 +92,15 @@ export function createCertificateAuthority(opts: CaOptions): KeyAndCertificate {
 
 export function issueServingCertificate(ca: KeyAndCertificate, opts: ServingOptions): KeyAndCertificate {
   const now = opts.now ?? new Date();
-  if (opts.dns.length === 0 && opts.ips.length === 0) throw new RangeError('a serving certificate needs at least one DNS name or IP address');
+  if (opts.dns.length === 0 && opts.ips.length === 0)
+    throw new RangeError('a serving certificate needs at least one DNS name or IP address');
   for (const ip of opts.ips) if (isIP(ip) === 0) throw new RangeError(`not an IP address: ${ip}`);
-  for (const name of opts.dns) if (!/^[A-Za-z0-9*]([A-Za-z0-9-.]*[A-Za-z0-9])?$/.test(name)) throw new RangeError(`not a DNS name: ${name}`);
+  for (const name of opts.dns)
+    if (!/^[A-Za-z0-9*]([A-Za-z0-9-.]*[A-Za-z0-9])?$/.test(name)) throw new RangeError(`not a DNS name: ${name}`);
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(createPrivateKey(ca.keyPem).export({ type: 'pkcs1', format: 'pem' }).toString());
+  const caKey = forge.pki.privateKeyFromPem(
+    createPrivateKey(ca.keyPem).export({ type: 'pkcs1', format: 'pem' }).toString(),
+  );
   const { pub, keyPem } = newKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = pub;
@@ -102,10 +111,7 @@ export function issueServingCertificate(ca: KeyAndCertificate, opts: ServingOpti
   cert.setSubject([{ name: 'commonName', value: opts.commonName, valueTagClass: UTF8 }]);
   cert.setIssuer(caCert.subject.attributes);
   // Go's crypto/x509 (the apiserver) ignores the common name and matches only subjectAltName.
-  const altNames = [
-    ...opts.dns.map((value) => ({ type: 2, value })),
-    ...opts.ips.map((ip) => ({ type: 7, ip })),
-  ];
+  const altNames = [...opts.dns.map((value) => ({ type: 2, value })), ...opts.ips.map((ip) => ({ type: 7, ip }))];
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
@@ -170,7 +176,8 @@ export function servingProblem(
   }
   if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) return 'not signed by the CA';
   for (const name of wanted.dns) {
-    if (cert.checkHost(name, { wildcards: false, subject: 'never' }) === undefined) return `not valid for DNS name ${name}`;
+    if (cert.checkHost(name, { wildcards: false, subject: 'never' }) === undefined)
+      return `not valid for DNS name ${name}`;
   }
   for (const ip of wanted.ips) {
     if (cert.checkIP(ip) === undefined) return `not valid for IP address ${ip}`;

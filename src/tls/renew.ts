@@ -2,7 +2,13 @@
 // itself is near its end, a new CA signs the new certificate and the bundle file carries the new CA
 // and every old one still valid, so clients given the new bundle trust certificates of both.
 import { X509Certificate } from 'node:crypto';
-import { caProblem, createCertificateAuthority, issueServingCertificate, parseCertificates, servingProblem } from './pki.js';
+import {
+  caProblem,
+  createCertificateAuthority,
+  issueServingCertificate,
+  parseCertificates,
+  servingProblem,
+} from './pki.js';
 import { CERT_MODE, KEY_MODE, readIfExists, writeAtomic } from './files.js';
 import { writeServing } from './issue.js';
 import { pathsIn, type CertificatePaths } from './layout.js';
@@ -54,7 +60,9 @@ export function renewCertificates(dir: string, opts: RenewOptions): RenewResult 
   const caReason = caProblem(ca.certPem, ca.keyPem, now, before);
   if (caReason !== undefined) {
     const fresh = createCertificateAuthority({ days: opts.caDays, now });
-    const keep = parseCertificates(bundle).filter((c) => new Date(c.validTo).getTime() > now.getTime()).map((c) => c.toString());
+    const keep = parseCertificates(bundle)
+      .filter((c) => new Date(c.validTo).getTime() > now.getTime())
+      .map((c) => c.toString());
     writeAtomic(paths.caKeyFile, fresh.keyPem, KEY_MODE);
     writeAtomic(paths.caFile, [fresh.certPem, ...keep].join(''), CERT_MODE);
     ca = fresh;

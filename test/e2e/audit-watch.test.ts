@@ -21,7 +21,9 @@ import { namespace, peerAuth } from './lib/objects.js';
 const WITHIN_MS = 15_000;
 
 /** A TCP relay to the apiserver that can drop every connection and stop accepting for a while. */
-async function relay(target: URL): Promise<{ port: number; cut: (downMs: number) => Promise<void>; close: () => void }> {
+async function relay(
+  target: URL,
+): Promise<{ port: number; cut: (downMs: number) => Promise<void>; close: () => void }> {
   const sockets = new Set<Socket>();
   let server: Server;
   const port = await freePort();
@@ -96,7 +98,24 @@ writeFileSync(relayed, stringify(kubeconfig));
 
 const metricsPort = await freePort();
 let output = '';
-const child: ChildProcess = spawn(process.execPath, [CLI, 'audit', '--watch', '--interval', '10s', '--apply-reports', '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--kubeconfig', relayed], { stdio: ['ignore', 'pipe', 'pipe'] });
+const child: ChildProcess = spawn(
+  process.execPath,
+  [
+    CLI,
+    'audit',
+    '--watch',
+    '--interval',
+    '10s',
+    '--apply-reports',
+    '--metrics-port',
+    String(metricsPort),
+    '--metrics-host',
+    '127.0.0.1',
+    '--kubeconfig',
+    relayed,
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'] },
+);
 child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
 child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
 const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -120,15 +139,24 @@ async function reportOf(ns: string): Promise<{ results?: { rule: string; result:
   return JSON.parse(r.stdout) as { results?: { rule: string; result: string }[] };
 }
 
-const hasPaMode = (rep: { results?: { rule: string }[] } | null): boolean => (rep?.results ?? []).some((x) => x.rule === 'pa-mode');
+const hasPaMode = (rep: { results?: { rule: string }[] } | null): boolean =>
+  (rep?.results ?? []).some((x) => x.rule === 'pa-mode');
 
 t.test('the watching audit becomes ready and serves its metrics', async (t) => {
-  await waitFor('/readyz 200', 60_000, async () => ((await httpGet(metricsPort, '/readyz')).status === 200 ? true : undefined)).catch((err: Error) => {
+  await waitFor('/readyz 200', 60_000, async () =>
+    (await httpGet(metricsPort, '/readyz')).status === 200 ? true : undefined,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}\n${output.slice(-3000)}`);
   });
   t.equal((await httpGet(metricsPort, '/healthz')).status, 200, '/healthz');
   const metrics = (await httpGet(metricsPort, '/metrics')).body;
-  for (const name of ['meshlock_audit_workloads', 'meshlock_audit_findings', 'meshlock_audit_exemptions', 'meshlock_audit_last_run_timestamp_seconds', 'meshlock_audit_run_duration_seconds']) {
+  for (const name of [
+    'meshlock_audit_workloads',
+    'meshlock_audit_findings',
+    'meshlock_audit_exemptions',
+    'meshlock_audit_last_run_timestamp_seconds',
+    'meshlock_audit_run_duration_seconds',
+  ]) {
     t.match(metrics, new RegExp(`^# TYPE ${name} gauge$`, 'm'), `${name} is a gauge`);
   }
   t.match(metrics, /^meshlock_audit_exemptions\{state="expired"\} 0$/m);
@@ -137,26 +165,39 @@ t.test('the watching audit becomes ready and serves its metrics', async (t) => {
 
 const ns = uniqueName('watched');
 
-t.test('a PERMISSIVE PeerAuthentication shows in the metrics and the PolicyReport, and clears when deleted', async (t) => {
-  const before = (await paMode()) ?? 0;
-  const made = await apply([namespace(ns), peerAuth(ns, 'loose', { mtls: { mode: 'PERMISSIVE' } })]);
-  t.equal(made.code, 0, 'stored (no webhook installed)', { output: describeRun(made) });
-  const started = Date.now();
-  await waitFor('pa-mode finding counted', WITHIN_MS, async () => ((await paMode()) === before + 1 ? true : undefined));
-  await waitFor(`PolicyReport meshlock-${ns} with a pa-mode result`, Math.max(1000, WITHIN_MS - (Date.now() - started)), async () => (hasPaMode(await reportOf(ns)) ? true : undefined));
-  const rep = await reportOf(ns);
-  t.ok(rep?.results?.some((x) => x.rule === 'pa-mode' && x.result === 'fail'), 'the result fails', { rep });
+t.test(
+  'a PERMISSIVE PeerAuthentication shows in the metrics and the PolicyReport, and clears when deleted',
+  async (t) => {
+    const before = (await paMode()) ?? 0;
+    const made = await apply([namespace(ns), peerAuth(ns, 'loose', { mtls: { mode: 'PERMISSIVE' } })]);
+    t.equal(made.code, 0, 'stored (no webhook installed)', { output: describeRun(made) });
+    const started = Date.now();
+    await waitFor('pa-mode finding counted', WITHIN_MS, async () =>
+      (await paMode()) === before + 1 ? true : undefined,
+    );
+    await waitFor(
+      `PolicyReport meshlock-${ns} with a pa-mode result`,
+      Math.max(1000, WITHIN_MS - (Date.now() - started)),
+      async () => (hasPaMode(await reportOf(ns)) ? true : undefined),
+    );
+    const rep = await reportOf(ns);
+    t.ok(
+      rep?.results?.some((x) => x.rule === 'pa-mode' && x.result === 'fail'),
+      'the result fails',
+      { rep },
+    );
 
-  const del = await kubectl(['delete', 'peerauthentications.security.istio.io', '-n', ns, 'loose']);
-  t.equal(del.code, 0, describeRun(del));
-  const t2 = Date.now();
-  await waitFor('pa-mode finding cleared', WITHIN_MS, async () => ((await paMode()) === before ? true : undefined));
-  await waitFor('PolicyReport without pa-mode', Math.max(1000, WITHIN_MS - (Date.now() - t2)), async () => {
-    const r = await reportOf(ns);
-    return r && !hasPaMode(r) ? true : undefined;
-  });
-  t.pass('cleared');
-});
+    const del = await kubectl(['delete', 'peerauthentications.security.istio.io', '-n', ns, 'loose']);
+    t.equal(del.code, 0, describeRun(del));
+    const t2 = Date.now();
+    await waitFor('pa-mode finding cleared', WITHIN_MS, async () => ((await paMode()) === before ? true : undefined));
+    await waitFor('PolicyReport without pa-mode', Math.max(1000, WITHIN_MS - (Date.now() - t2)), async () => {
+      const r = await reportOf(ns);
+      return r && !hasPaMode(r) ? true : undefined;
+    });
+    t.pass('cleared');
+  },
+);
 
 t.test('the report of a deleted namespace goes', async (t) => {
   t.not(await reportOf(ns), null, 'the report exists');
@@ -166,27 +207,33 @@ t.test('the report of a deleted namespace goes', async (t) => {
   t.pass('gone');
 });
 
-t.test('the watch recovers after its connection to the apiserver is cut, and catches up on what changed meanwhile', async (t) => {
-  const before = (await paMode()) ?? 0;
-  const errorsBefore = (await httpGet(metricsPort, '/metrics')).body;
-  const ns2 = uniqueName('outage');
-  // Cut every connection and refuse new ones for 4 s; the change happens while meshlock is cut off.
-  const outage = proxy.cut(4000);
-  await sleep(200);
-  const made = await apply([namespace(ns2), peerAuth(ns2, 'loose', { mtls: { mode: 'PERMISSIVE' } })]);
-  t.equal(made.code, 0, describeRun(made));
-  await outage;
-  await waitFor('the change made during the outage counted', 60_000, async () => ((await paMode()) === before + 1 ? true : undefined)).catch((err: Error) => {
-    throw new Error(`${err.message}\n${output.slice(-3000)}`);
-  });
-  await waitFor('its PolicyReport written', 30_000, async () => (hasPaMode(await reportOf(ns2)) ? true : undefined));
-  const after = (await httpGet(metricsPort, '/metrics')).body;
-  const errs = (s: string): number => [...s.matchAll(/^meshlock_audit_watch_errors_total\{[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
-  t.ok(errs(after) > errs(errorsBefore), 'the outage was noticed (watch errors counted)');
-  t.match(output, /backing off/, 'and logged');
-  await kubectl(['delete', 'peerauthentications.security.istio.io', '-n', ns2, 'loose']);
-  await kubectl(['delete', 'namespace', ns2, '--wait=false']);
-});
+t.test(
+  'the watch recovers after its connection to the apiserver is cut, and catches up on what changed meanwhile',
+  async (t) => {
+    const before = (await paMode()) ?? 0;
+    const errorsBefore = (await httpGet(metricsPort, '/metrics')).body;
+    const ns2 = uniqueName('outage');
+    // Cut every connection and refuse new ones for 4 s; the change happens while meshlock is cut off.
+    const outage = proxy.cut(4000);
+    await sleep(200);
+    const made = await apply([namespace(ns2), peerAuth(ns2, 'loose', { mtls: { mode: 'PERMISSIVE' } })]);
+    t.equal(made.code, 0, describeRun(made));
+    await outage;
+    await waitFor('the change made during the outage counted', 60_000, async () =>
+      (await paMode()) === before + 1 ? true : undefined,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${output.slice(-3000)}`);
+    });
+    await waitFor('its PolicyReport written', 30_000, async () => (hasPaMode(await reportOf(ns2)) ? true : undefined));
+    const after = (await httpGet(metricsPort, '/metrics')).body;
+    const errs = (s: string): number =>
+      [...s.matchAll(/^meshlock_audit_watch_errors_total\{[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    t.ok(errs(after) > errs(errorsBefore), 'the outage was noticed (watch errors counted)');
+    t.match(output, /backing off/, 'and logged');
+    await kubectl(['delete', 'peerauthentications.security.istio.io', '-n', ns2, 'loose']);
+    await kubectl(['delete', 'namespace', ns2, '--wait=false']);
+  },
+);
 
 t.test('SIGTERM stops it cleanly', async (t) => {
   child.kill('SIGTERM');

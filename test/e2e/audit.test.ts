@@ -26,7 +26,9 @@ const ns = uniqueName('audited');
  * else, or a usage error on stderr, means the command is missing or broken. */
 function assertAuditRan(t: Test, r: Run, what: string): void {
   t.ok(r.code === 0 || r.code === 1, `${what} exits 0 or 1`, { output: describeRun(r) });
-  t.notMatch(r.stderr, /not implemented|unknown option|unknown command|^error:/im, `${what}: no usage error`, { output: describeRun(r) });
+  t.notMatch(r.stderr, /not implemented|unknown option|unknown command|^error:/im, `${what}: no usage error`, {
+    output: describeRun(r),
+  });
 }
 
 function parseJson<T>(t: Test, text: string, what: string): T | undefined {
@@ -46,27 +48,46 @@ interface Finding {
 }
 
 t.test('meshlock audit reports the objects created while meshlock was in dry-run', async (t) => {
-  const r = await meshlockCli(['audit', '--kubeconfig', clusterEnv().kubeconfig, '--format', 'json'], { timeoutMs: 120_000 });
+  const r = await meshlockCli(['audit', '--kubeconfig', clusterEnv().kubeconfig, '--format', 'json'], {
+    timeoutMs: 120_000,
+  });
   assertAuditRan(t, r, 'meshlock audit --format json');
   const report = parseJson<{ findings: Finding[]; summary: Record<string, unknown> }>(t, r.stdout, 'the report');
   if (!report) return;
   const mine = report.findings.filter((f) => f.namespace === ns);
-  t.ok(mine.some((f) => f.rule === 'pa-mode' && f.kind === 'PeerAuthentication' && f.name === 'permissive'), 'pa-mode finding', { mine });
-  t.ok(mine.some((f) => f.rule === 'pod-host-network' && f.name === 'hostnet'), 'pod-host-network finding', { mine });
-  t.ok(mine.some((f) => f.rule === 'ns-injection-missing'), 'ns-injection-missing finding (no mutation in dry-run)', { mine });
+  t.ok(
+    mine.some((f) => f.rule === 'pa-mode' && f.kind === 'PeerAuthentication' && f.name === 'permissive'),
+    'pa-mode finding',
+    { mine },
+  );
+  t.ok(
+    mine.some((f) => f.rule === 'pod-host-network' && f.name === 'hostnet'),
+    'pod-host-network finding',
+    { mine },
+  );
+  t.ok(
+    mine.some((f) => f.rule === 'ns-injection-missing'),
+    'ns-injection-missing finding (no mutation in dry-run)',
+    { mine },
+  );
   t.type(report.summary.workloads, 'number', 'summary.workloads');
 });
 
 t.test('meshlock audit --apply-reports writes PolicyReports that kubectl get returns', async (t) => {
-  const r = await meshlockCli(['audit', '--kubeconfig', clusterEnv().kubeconfig, '--format', 'policyreport', '--apply-reports'], {
-    timeoutMs: 120_000,
-  });
+  const r = await meshlockCli(
+    ['audit', '--kubeconfig', clusterEnv().kubeconfig, '--format', 'policyreport', '--apply-reports'],
+    {
+      timeoutMs: 120_000,
+    },
+  );
   assertAuditRan(t, r, 'meshlock audit --apply-reports');
   const got = await kubectl(['get', 'policyreports.wgpolicyk8s.io', '-n', ns, '-o', 'json']);
   t.equal(got.code, 0, 'kubectl get policyreports', { output: describeRun(got) });
   const items = parseJson<{ items: Manifest[] }>(t, got.stdout, 'kubectl get -o json')?.items ?? [];
   t.ok(items.length > 0, `a PolicyReport in ${ns}`);
-  const results = items.flatMap((i) => (i.results as { policy?: string; rule?: string; result?: string }[] | undefined) ?? []);
+  const results = items.flatMap(
+    (i) => (i.results as { policy?: string; rule?: string; result?: string }[] | undefined) ?? [],
+  );
   t.ok(
     results.some((x) => (x.rule === 'pa-mode' || x.policy === 'pa-mode') && x.result === 'fail'),
     'the report has a failing pa-mode result',
@@ -95,8 +116,9 @@ t.test('meshlock certs inject patches the caBundle of the installed configuratio
     const live = await getJson([String(cfg.kind).toLowerCase(), name]);
     for (const wh of (live.webhooks as { name: string; clientConfig: { caBundle?: string } }[]) ?? []) {
       t.ok(
-        Buffer.from(wh.clientConfig.caBundle ?? '', 'base64').toString('utf8').includes(ml.certs.caPem.trim()) ||
-          wh.clientConfig.caBundle === want,
+        Buffer.from(wh.clientConfig.caBundle ?? '', 'base64')
+          .toString('utf8')
+          .includes(ml.certs.caPem.trim()) || wh.clientConfig.caBundle === want,
         `${name}: ${wh.name} caBundle holds meshlock's CA`,
       );
     }
@@ -104,7 +126,8 @@ t.test('meshlock certs inject patches the caBundle of the installed configuratio
   // And the apiserver trusts meshlock again ("default" exists already: creating a namespace
   // goes through the mutating webhook, which fails until the bundle is right).
   const deadline = Date.now() + 30_000;
-  const probe = () => apply(peerAuth('default', 'after-inject', { mtls: { mode: 'PERMISSIVE' } }), ['--dry-run=server']);
+  const probe = () =>
+    apply(peerAuth('default', 'after-inject', { mtls: { mode: 'PERMISSIVE' } }), ['--dry-run=server']);
   let last = await probe();
   while (!/meshlock denied/.test(last.stderr) && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 500));

@@ -6,7 +6,16 @@ import { clusterEnv } from './lib/cluster.js';
 import { apply, describeRun, getJson, kubectl, uniqueName, type Manifest } from './lib/kubectl.js';
 import { install, removeWebhooks, renderDeploy } from './lib/meshlock.js';
 import { assertDenied, deployment, namespace, peerAuth, pod } from './lib/objects.js';
-import { listPods, mutatedBy, proxyOf, sidecarStatus, waitAuditCreate, waitForPods, waitGone, type PodLike } from './lib/controllers.js';
+import {
+  listPods,
+  mutatedBy,
+  proxyOf,
+  sidecarStatus,
+  waitAuditCreate,
+  waitForPods,
+  waitGone,
+  type PodLike,
+} from './lib/controllers.js';
 
 const env = clusterEnv();
 const NO_ISTIO = env.istio ? false : 'Istio is not installed (MESHLOCK_E2E_ISTIO=0)';
@@ -17,7 +26,8 @@ const NATIVE_SIDECAR_TODO: string | false = false;
 const RATCHET_TODO: string | false = false;
 
 const FINALIZER = 'e2e.meshlock.dev/hold';
-const labelsOf = (o: Manifest): Record<string, string> => (o.metadata as { labels?: Record<string, string> }).labels ?? {};
+const labelsOf = (o: Manifest): Record<string, string> =>
+  (o.metadata as { labels?: Record<string, string> }).labels ?? {};
 
 function held(o: Manifest): Manifest {
   return { ...o, metadata: { ...(o.metadata as Record<string, unknown>), finalizers: [FINALIZER] } };
@@ -48,7 +58,8 @@ for (const ns of [legacyNs, legacyObjs]) {
     await apply(held(peerAuth(ns, 'permissive', { mtls: { mode: 'PERMISSIVE' } }))),
     await apply(deployment(ns, 'opted-out-deploy', { labels: { 'sidecar.istio.io/inject': 'false' } })),
   ];
-  for (const r of made) if (r.code !== 0) throw new Error(`creating the pre-existing objects in ${ns}: ${describeRun(r)}`);
+  for (const r of made)
+    if (r.code !== 0) throw new Error(`creating the pre-existing objects in ${ns}: ${describeRun(r)}`);
   // The ReplicaSet controller creates the Deployment's pod while meshlock is still absent.
   await waitForPods(ns, 'app=opted-out-deploy');
 }
@@ -72,44 +83,90 @@ function assertInjected(t: Test, p: PodLike): void {
   const proxy = proxyOf(p);
   t.not(proxy.kind, 'none', `pod ${p.metadata.name} runs istio-proxy`, {
     containers: (p.spec.containers ?? []).map((c) => c.name),
-    initContainers: (p.spec.initContainers ?? []).map((c) => `${c.name}${c.restartPolicy ? `(${c.restartPolicy})` : ''}`),
+    initContainers: (p.spec.initContainers ?? []).map(
+      (c) => `${c.name}${c.restartPolicy ? `(${c.restartPolicy})` : ''}`,
+    ),
   });
-  t.match(String(proxy.container?.image ?? ''), /proxyv2/, "the proxy image is the one Istio's injection template names");
+  t.match(
+    String(proxy.container?.image ?? ''),
+    /proxyv2/,
+    "the proxy image is the one Istio's injection template names",
+  );
   const status = sidecarStatus(p);
   t.ok(status, 'sidecar.istio.io/status is set', { annotations: p.metadata.annotations });
-  t.ok([...(status?.containers ?? []), ...(status?.initContainers ?? [])].includes('istio-proxy'), 'the status lists istio-proxy', { status });
+  t.ok(
+    [...(status?.containers ?? []), ...(status?.initContainers ?? [])].includes('istio-proxy'),
+    'the status lists istio-proxy',
+    { status },
+  );
 }
 
-t.test("a Deployment in a namespace meshlock labelled: the ReplicaSet's pod gets Istio's proxy", { skip: NO_ISTIO }, async (t) => {
-  const ns = uniqueName('deploy-enrolled');
-  const c = await kubectl(['create', 'namespace', ns]);
-  t.equal(c.code, 0, 'namespace created', { output: describeRun(c) });
-  t.equal(labelsOf(await getJson(['namespace', ns]))['istio-injection'], 'enabled', 'meshlock labelled the namespace');
-  const r = await apply(deployment(ns, 'web'));
-  t.equal(r.code, 0, 'kubectl apply deployment', { output: describeRun(r) });
-  const [p] = await waitForPods(ns, 'app=web');
-  if (!p) return;
-  t.match(p.metadata.generateName ?? '', /^web-[a-z0-9]+-$/, 'the ReplicaSet controller created it with generateName');
-  t.equal(p.metadata.ownerReferences?.[0]?.kind, 'ReplicaSet', 'owned by the ReplicaSet');
-  assertInjected(t, p);
-  const created = await podCreate(t, ns);
-  t.equal(created?.user, 'system:serviceaccount:kube-system:replicaset-controller', "created with the ReplicaSet controller's own credentials");
-  t.ok(created?.mutated.includes('istio-sidecar-injector/namespace.sidecar-injector.istio.io'), "Istio's namespace webhook injected it", { mutated: created?.mutated });
-});
+t.test(
+  "a Deployment in a namespace meshlock labelled: the ReplicaSet's pod gets Istio's proxy",
+  { skip: NO_ISTIO },
+  async (t) => {
+    const ns = uniqueName('deploy-enrolled');
+    const c = await kubectl(['create', 'namespace', ns]);
+    t.equal(c.code, 0, 'namespace created', { output: describeRun(c) });
+    t.equal(
+      labelsOf(await getJson(['namespace', ns]))['istio-injection'],
+      'enabled',
+      'meshlock labelled the namespace',
+    );
+    const r = await apply(deployment(ns, 'web'));
+    t.equal(r.code, 0, 'kubectl apply deployment', { output: describeRun(r) });
+    const [p] = await waitForPods(ns, 'app=web');
+    if (!p) return;
+    t.match(
+      p.metadata.generateName ?? '',
+      /^web-[a-z0-9]+-$/,
+      'the ReplicaSet controller created it with generateName',
+    );
+    t.equal(p.metadata.ownerReferences?.[0]?.kind, 'ReplicaSet', 'owned by the ReplicaSet');
+    assertInjected(t, p);
+    const created = await podCreate(t, ns);
+    t.equal(
+      created?.user,
+      'system:serviceaccount:kube-system:replicaset-controller',
+      "created with the ReplicaSet controller's own credentials",
+    );
+    t.ok(
+      created?.mutated.includes('istio-sidecar-injector/namespace.sidecar-injector.istio.io'),
+      "Istio's namespace webhook injected it",
+      { mutated: created?.mutated },
+    );
+  },
+);
 
-t.test("a Deployment in a namespace never labelled: meshlock's pod label and Istio's object selector", { skip: NO_ISTIO }, async (t) => {
-  const ns = neverLabelled;
-  t.same(labelsOf(await getJson(['namespace', ns]))['istio-injection'], undefined, 'the namespace has no injection label');
-  const r = await apply(deployment(ns, 'api'));
-  t.equal(r.code, 0, 'kubectl apply deployment', { output: describeRun(r) });
-  const [p] = await waitForPods(ns, 'app=api');
-  if (!p) return;
-  t.equal(p.metadata.labels?.['sidecar.istio.io/inject'], 'true', "meshlock's label is on the pod");
-  assertInjected(t, p);
-  const created = await podCreate(t, ns);
-  t.ok(created?.mutated.includes('istio-sidecar-injector/object.sidecar-injector.istio.io'), "Istio's object webhook injected it", { mutated: created?.mutated });
-  t.notOk(created?.mutated.some((m) => m.includes('/namespace.sidecar-injector')), 'not through the namespace webhook', { mutated: created?.mutated });
-});
+t.test(
+  "a Deployment in a namespace never labelled: meshlock's pod label and Istio's object selector",
+  { skip: NO_ISTIO },
+  async (t) => {
+    const ns = neverLabelled;
+    t.same(
+      labelsOf(await getJson(['namespace', ns]))['istio-injection'],
+      undefined,
+      'the namespace has no injection label',
+    );
+    const r = await apply(deployment(ns, 'api'));
+    t.equal(r.code, 0, 'kubectl apply deployment', { output: describeRun(r) });
+    const [p] = await waitForPods(ns, 'app=api');
+    if (!p) return;
+    t.equal(p.metadata.labels?.['sidecar.istio.io/inject'], 'true', "meshlock's label is on the pod");
+    assertInjected(t, p);
+    const created = await podCreate(t, ns);
+    t.ok(
+      created?.mutated.includes('istio-sidecar-injector/object.sidecar-injector.istio.io'),
+      "Istio's object webhook injected it",
+      { mutated: created?.mutated },
+    );
+    t.notOk(
+      created?.mutated.some((m) => m.includes('/namespace.sidecar-injector')),
+      'not through the namespace webhook',
+      { mutated: created?.mutated },
+    );
+  },
+);
 
 t.test('a Deployment with an opt-out is refused before Istio sees it', async (t) => {
   const ns = uniqueName('deploy-optout');
@@ -132,31 +189,68 @@ t.test("a Job's pod gets the native sidecar", { skip: NO_ISTIO, todo: NATIVE_SID
   const [p] = await waitForPods(ns, 'batch.kubernetes.io/job-name=migrate');
   if (!p) return;
   t.equal(p.metadata.ownerReferences?.[0]?.kind, 'Job', 'created by the Job controller');
-  t.equal(p.metadata.annotations?.['sidecar.istio.io/nativeSidecar'], 'true', "meshlock's job-native-sidecar annotation");
+  t.equal(
+    p.metadata.annotations?.['sidecar.istio.io/nativeSidecar'],
+    'true',
+    "meshlock's job-native-sidecar annotation",
+  );
   t.equal(proxyOf(p).kind, 'native-sidecar', 'istio-proxy is an init container with restartPolicy Always', {
     initContainers: p.spec.initContainers,
     containers: (p.spec.containers ?? []).map((c) => c.name),
   });
 });
 
-t.test('pre-existing violating objects: deleting them and removing the finalizer completes', { todo: RATCHET_TODO }, async (t) => {
-  const ns = legacyObjs;
-  for (const [kind, name] of [['pod', 'opted-out'], ['peerauthentication', 'permissive']] as const) {
-    const d = await kubectl(['delete', kind, name, '-n', ns, '--wait=false']);
-    t.equal(d.code, 0, `kubectl delete ${kind} ${name}`, { output: describeRun(d) });
-    const p = await kubectl(['patch', kind, name, '-n', ns, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
-    if (!t.equal(p.code, 0, `removing the finalizer of ${kind} ${name} is allowed`, { output: describeRun(p) })) continue;
-    const gone = await waitGone([kind, name, '-n', ns], 30_000);
-    t.not(gone.code, 0, `${kind} ${name} is gone`, { output: describeRun(gone) });
-  }
-  // Foreground deletion: the garbage collector adds and removes its finalizer on the Deployment
-  // (an UPDATE of an object whose template opts out) and deletes the ReplicaSet and its pod.
-  const d = await kubectl(['delete', 'deployment', 'opted-out-deploy', '-n', ns, '--cascade=foreground', '--wait=false']);
-  t.equal(d.code, 0, 'kubectl delete deployment --cascade=foreground', { output: describeRun(d) });
-  const gone = await waitGone(['deployment', 'opted-out-deploy', '-n', ns], 60_000);
-  t.not(gone.code, 0, 'the garbage collector finished the Deployment', { output: describeRun(gone), deployment: gone.code === 0 ? await kubectl(['get', 'deployment', 'opted-out-deploy', '-n', ns, '-o', 'yaml']) : undefined });
-  t.same((await listPods(ns, 'app=opted-out-deploy')).map((p) => p.metadata.name), [], "and the ReplicaSet's pod");
-});
+t.test(
+  'pre-existing violating objects: deleting them and removing the finalizer completes',
+  { todo: RATCHET_TODO },
+  async (t) => {
+    const ns = legacyObjs;
+    for (const [kind, name] of [
+      ['pod', 'opted-out'],
+      ['peerauthentication', 'permissive'],
+    ] as const) {
+      const d = await kubectl(['delete', kind, name, '-n', ns, '--wait=false']);
+      t.equal(d.code, 0, `kubectl delete ${kind} ${name}`, { output: describeRun(d) });
+      const p = await kubectl([
+        'patch',
+        kind,
+        name,
+        '-n',
+        ns,
+        '--type=json',
+        '-p',
+        '[{"op":"remove","path":"/metadata/finalizers"}]',
+      ]);
+      if (!t.equal(p.code, 0, `removing the finalizer of ${kind} ${name} is allowed`, { output: describeRun(p) }))
+        continue;
+      const gone = await waitGone([kind, name, '-n', ns], 30_000);
+      t.not(gone.code, 0, `${kind} ${name} is gone`, { output: describeRun(gone) });
+    }
+    // Foreground deletion: the garbage collector adds and removes its finalizer on the Deployment
+    // (an UPDATE of an object whose template opts out) and deletes the ReplicaSet and its pod.
+    const d = await kubectl([
+      'delete',
+      'deployment',
+      'opted-out-deploy',
+      '-n',
+      ns,
+      '--cascade=foreground',
+      '--wait=false',
+    ]);
+    t.equal(d.code, 0, 'kubectl delete deployment --cascade=foreground', { output: describeRun(d) });
+    const gone = await waitGone(['deployment', 'opted-out-deploy', '-n', ns], 60_000);
+    t.not(gone.code, 0, 'the garbage collector finished the Deployment', {
+      output: describeRun(gone),
+      deployment:
+        gone.code === 0 ? await kubectl(['get', 'deployment', 'opted-out-deploy', '-n', ns, '-o', 'yaml']) : undefined,
+    });
+    t.same(
+      (await listPods(ns, 'app=opted-out-deploy')).map((p) => p.metadata.name),
+      [],
+      "and the ReplicaSet's pod",
+    );
+  },
+);
 
 t.test('deleting a namespace full of pre-existing violating objects completes', { todo: RATCHET_TODO }, async (t) => {
   const ns = legacyNs;
@@ -165,13 +259,31 @@ t.test('deleting a namespace full of pre-existing violating objects completes', 
   // The objects' own finalizer is released as its owner would: an UPDATE through meshlock of an
   // object that still violates a rule, while the namespace is terminating.
   let released = true;
-  for (const [kind, name] of [['pod', 'opted-out'], ['peerauthentication', 'permissive']] as const) {
-    const p = await kubectl(['patch', kind, name, '-n', ns, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
-    released = t.equal(p.code, 0, `removing the finalizer of ${kind} ${name} is allowed`, { output: describeRun(p) }) && released;
+  for (const [kind, name] of [
+    ['pod', 'opted-out'],
+    ['peerauthentication', 'permissive'],
+  ] as const) {
+    const p = await kubectl([
+      'patch',
+      kind,
+      name,
+      '-n',
+      ns,
+      '--type=json',
+      '-p',
+      '[{"op":"remove","path":"/metadata/finalizers"}]',
+    ]);
+    released =
+      t.equal(p.code, 0, `removing the finalizer of ${kind} ${name} is allowed`, { output: describeRun(p) }) &&
+      released;
   }
   // With a finalizer left in place nothing can finish: do not wait for it.
   if (!released) return;
   const gone = await waitGone(['namespace', ns], 120_000);
-  const left = gone.code === 0 ? await kubectl(['get', 'namespace', ns, '-o', 'jsonpath={.status.conditions}']) : undefined;
-  t.not(gone.code, 0, 'the namespace controller and garbage collector removed everything', { output: describeRun(gone), conditions: left?.stdout });
+  const left =
+    gone.code === 0 ? await kubectl(['get', 'namespace', ns, '-o', 'jsonpath={.status.conditions}']) : undefined;
+  t.not(gone.code, 0, 'the namespace controller and garbage collector removed everything', {
+    output: describeRun(gone),
+    conditions: left?.stdout,
+  });
 });

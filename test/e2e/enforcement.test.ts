@@ -24,7 +24,7 @@ t.test('kubectl apply --dry-run=server gets the same decision and changes nothin
   const nsName = uniqueName('dryns');
   const dryNs = await kubectl(['create', 'namespace', nsName, '--dry-run=server', '-o', 'json']);
   t.equal(dryNs.code, 0, 'namespace dry run', { output: describeRun(dryNs) });
-  const labels = ((JSON.parse(dryNs.stdout) as { metadata: { labels?: Record<string, string> } }).metadata.labels) ?? {};
+  const labels = (JSON.parse(dryNs.stdout) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {};
   t.equal(labels['istio-injection'], 'enabled', 'the dry-run answer carries the patch');
   t.not((await kubectl(['get', 'namespace', nsName])).code, 0, 'the namespace was not created');
 });
@@ -47,7 +47,9 @@ t.test('failurePolicy Fail: with meshlock stopped, a PeerAuthentication cannot b
 
   const r = await apply(peerAuth(ns, 'strict', { mtls: { mode: 'STRICT' } }));
   t.not(r.code, 0, 'even a STRICT PeerAuthentication is refused while the webhook is down', { output: describeRun(r) });
-  t.match(r.stderr, /failed calling webhook/, 'kubectl says the webhook could not be called', { output: describeRun(r) });
+  t.match(r.stderr, /failed calling webhook/, 'kubectl says the webhook could not be called', {
+    output: describeRun(r),
+  });
   const mesh = await apply(peerAuth('istio-system', uniqueName('mesh'), { mtls: { mode: 'PERMISSIVE' } }));
   t.not(mesh.code, 0, 'nothing slips through in the root namespace either', { output: describeRun(mesh) });
   const p = await apply(pod(ns, 'web'));

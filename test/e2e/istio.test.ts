@@ -73,18 +73,22 @@ const mixNamespaces = Object.values(ns);
 const paNs = uniqueName('pa-both');
 await kubectl(['create', 'namespace', paNs]);
 
-t.test('Istio\'s validation and meshlock both judge a PeerAuthentication: both verdicts are printed', async (t) => {
+t.test("Istio's validation and meshlock both judge a PeerAuthentication: both verdicts are printed", async (t) => {
   // selector {} : Istio warns "workload selector specified without labels" (pkg/config/validation
   // validateWorkloadSelector); PERMISSIVE: meshlock denies pa-mode.
   const r = await apply(peerAuth(paNs, 'empty-selector', { selector: {}, mtls: { mode: 'PERMISSIVE' } }));
   assertDenied(t, r, 'PeerAuthentication', 'empty-selector', ['pa-mode']);
-  t.match(r.stderr, /Warning: .*workload selector specified without labels/, "Istio's warning is printed too", { output: describeRun(r) });
+  t.match(r.stderr, /Warning: .*workload selector specified without labels/, "Istio's warning is printed too", {
+    output: describeRun(r),
+  });
 });
 
-t.test('a PeerAuthentication both allow is stored, with Istio\'s warning and none from meshlock', async (t) => {
+t.test("a PeerAuthentication both allow is stored, with Istio's warning and none from meshlock", async (t) => {
   const r = await apply(peerAuth(paNs, 'strict-empty-selector', { selector: {}, mtls: { mode: 'STRICT' } }));
   t.equal(r.code, 0, 'created', { output: describeRun(r) });
-  t.match(r.stderr, /Warning: .*workload selector specified without labels/, "Istio's warning", { output: describeRun(r) });
+  t.match(r.stderr, /Warning: .*workload selector specified without labels/, "Istio's warning", {
+    output: describeRun(r),
+  });
   t.notMatch(r.stderr, /Warning: pa-/, 'no meshlock warning', { output: describeRun(r) });
 });
 
@@ -99,8 +103,9 @@ interface Verdict {
 function parseCheckInject(r: Run): Verdict | string {
   if (r.code !== 0) return `istioctl x check-inject failed: ${describeRun(r)}`;
   // istioctl colours the ✔/✘ cell (fatih/color) even into a pipe.
-  // eslint-disable-next-line no-control-regex
-  const rows = r.stdout.replace(/\x1b\[[0-9;]*m/g, '')
+  const rows = r.stdout
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, '')
     .split('\n')
     .slice(1)
     .map((l) => l.trim())
@@ -120,95 +125,126 @@ interface AuditWorkload {
   reason?: string;
 }
 
-t.test("istioctl x check-inject, istioctl analyze and meshlock audit agree, pod by pod, on who gets a proxy", async (t) => {
-  const audit = await meshlockCli(['audit', '--kubeconfig', env.kubeconfig, '--format', 'json', '-n', mixNamespaces.join(',')], { timeoutMs: 120_000 });
-  t.ok(audit.code === 0 || audit.code === 1, 'meshlock audit ran', { output: describeRun(audit) });
-  const report = JSON.parse(audit.stdout) as { workloads: AuditWorkload[]; namespaces: { namespace: string; enrolment: string }[] };
-  const auditOf = (n: string, name: string): Verdict | undefined => {
-    const w = report.workloads.find((x) => x.namespace === n && x.kind === 'Pod' && x.name === name);
-    return w ? { injected: w.meshed && w.dataplane === 'sidecar', why: w.meshed ? `meshed (${w.dataplane})` : (w.reason ?? 'not meshed') } : undefined;
-  };
+t.test(
+  'istioctl x check-inject, istioctl analyze and meshlock audit agree, pod by pod, on who gets a proxy',
+  async (t) => {
+    const audit = await meshlockCli(
+      ['audit', '--kubeconfig', env.kubeconfig, '--format', 'json', '-n', mixNamespaces.join(',')],
+      { timeoutMs: 120_000 },
+    );
+    t.ok(audit.code === 0 || audit.code === 1, 'meshlock audit ran', { output: describeRun(audit) });
+    const report = JSON.parse(audit.stdout) as {
+      workloads: AuditWorkload[];
+      namespaces: { namespace: string; enrolment: string }[];
+    };
+    const auditOf = (n: string, name: string): Verdict | undefined => {
+      const w = report.workloads.find((x) => x.namespace === n && x.kind === 'Pod' && x.name === name);
+      return w
+        ? {
+            injected: w.meshed && w.dataplane === 'sidecar',
+            why: w.meshed ? `meshed (${w.dataplane})` : (w.reason ?? 'not meshed'),
+          }
+        : undefined;
+    };
 
-  const pods = (await Promise.all(mixNamespaces.map((n) => listPods(n)))).flat();
-  t.equal(pods.length, fixtures.length + 1, 'every pod of the mix exists');
-  let injected = 0;
-  let notInjected = 0;
-  for (const p of pods) {
-    const where = `${p.metadata.namespace}/${p.metadata.name}`;
-    const actual = proxyOf(p).kind !== 'none';
-    if (actual) injected++;
-    else notInjected++;
-    const a = auditOf(p.metadata.namespace, p.metadata.name);
-    if (!a) {
-      t.fail(`${where}: meshlock audit has no row for the pod`, { workloads: report.workloads.filter((w) => w.namespace === p.metadata.namespace) });
-      continue;
+    const pods = (await Promise.all(mixNamespaces.map((n) => listPods(n)))).flat();
+    t.equal(pods.length, fixtures.length + 1, 'every pod of the mix exists');
+    let injected = 0;
+    let notInjected = 0;
+    for (const p of pods) {
+      const where = `${p.metadata.namespace}/${p.metadata.name}`;
+      const actual = proxyOf(p).kind !== 'none';
+      if (actual) injected++;
+      else notInjected++;
+      const a = auditOf(p.metadata.namespace, p.metadata.name);
+      if (!a) {
+        t.fail(`${where}: meshlock audit has no row for the pod`, {
+          workloads: report.workloads.filter((w) => w.namespace === p.metadata.namespace),
+        });
+        continue;
+      }
+      t.equal(
+        a.injected,
+        actual,
+        `${where}: meshlock audit matches the stored pod (${actual ? 'has' : 'no'} istio-proxy)`,
+        { audit: a },
+      );
+      // A pod created before its namespace was enrolled: check-inject answers for the next pod
+      // (the webhooks select it now), the audit and the stored pod for this one. Compared with
+      // `istioctl analyze` below instead.
+      if (p.metadata.namespace === ns.stale) continue;
+      const ci = parseCheckInject(await istioctl(['x', 'check-inject', '-n', p.metadata.namespace, p.metadata.name]));
+      if (typeof ci === 'string') {
+        t.fail(`${where}: ${ci}`);
+        continue;
+      }
+      if (ci.injected !== a.injected) {
+        t.fail(`${where}: istioctl x check-inject and meshlock audit disagree`, {
+          'istioctl x check-inject': `${ci.injected ? 'injected' : 'not injected'}: ${ci.why}`,
+          'meshlock audit': `${a.injected ? 'injected' : 'not injected'}: ${a.why}`,
+          stored: actual ? 'istio-proxy present' : 'no istio-proxy',
+        });
+      } else {
+        t.pass(
+          `${where}: both say ${ci.injected ? 'injected' : 'not injected'} (check-inject: ${ci.why}; audit: ${a.why})`,
+        );
+      }
     }
-    t.equal(a.injected, actual, `${where}: meshlock audit matches the stored pod (${actual ? 'has' : 'no'} istio-proxy)`, { audit: a });
-    // A pod created before its namespace was enrolled: check-inject answers for the next pod
-    // (the webhooks select it now), the audit and the stored pod for this one. Compared with
-    // `istioctl analyze` below instead.
-    if (p.metadata.namespace === ns.stale) continue;
-    const ci = parseCheckInject(await istioctl(['x', 'check-inject', '-n', p.metadata.namespace, p.metadata.name]));
-    if (typeof ci === 'string') {
-      t.fail(`${where}: ${ci}`);
-      continue;
-    }
-    if (ci.injected !== a.injected) {
-      t.fail(`${where}: istioctl x check-inject and meshlock audit disagree`, {
-        'istioctl x check-inject': `${ci.injected ? 'injected' : 'not injected'}: ${ci.why}`,
-        'meshlock audit': `${a.injected ? 'injected' : 'not injected'}: ${a.why}`,
-        stored: actual ? 'istio-proxy present' : 'no istio-proxy',
-      });
-    } else {
-      t.pass(`${where}: both say ${ci.injected ? 'injected' : 'not injected'} (check-inject: ${ci.why}; audit: ${a.why})`);
-    }
-  }
-  t.ok(injected >= 4 && notInjected >= 4, `the mix has both outcomes (${injected} injected, ${notInjected} not)`);
+    t.ok(injected >= 4 && notInjected >= 4, `the mix has both outcomes (${injected} injected, ${notInjected} not)`);
 
-  // istioctl analyze: IST0102 NamespaceNotInjected and IST0103 PodMissingProxy
-  // (pkg/config/analysis/analyzers/injection/injection.go) are the facts it shares with the audit.
-  const an = await istioctl(['analyze', '-A', '-o', 'json'], 180_000);
-  // analyze exits non-zero when it finds errors or warnings (IST0103 is one).
-  const msgs = parseAnalyze(t, an);
-  const mine = msgs.filter((m) => mixNamespaces.some((n) => m.resource.includes(n)));
-  const missingProxy = mine.filter((m) => m.code === 'IST0103').map((m) => m.resource).sort();
-  const notInjectedNs = mine.filter((m) => m.code === 'IST0102').map((m) => m.resource).sort();
-  for (const p of pods) {
-    const where = `${p.metadata.namespace}/${p.metadata.name}`;
-    const a = auditOf(p.metadata.namespace, p.metadata.name);
-    const flagged = missingProxy.some((r) => r.includes(`Pod ${where}`) || r.includes(`${p.metadata.name}.${p.metadata.namespace}`));
-    // IST0103 is raised only in istio-injection=enabled namespaces, for pods that do not opt out.
-    const auditSaysMissing =
-      nsLabels[p.metadata.namespace]?.['istio-injection'] === 'enabled' || p.metadata.namespace === ns.stale
-        ? !a?.injected && p.metadata.labels?.['sidecar.istio.io/inject'] !== 'false'
-        : false;
-    if (flagged !== auditSaysMissing) {
-      t.fail(`${where}: istioctl analyze and meshlock audit disagree on a missing proxy`, {
-        'istioctl analyze': flagged ? 'IST0103 PodMissingProxy' : 'no IST0103',
-        'meshlock audit': a ? `${a.injected ? 'injected' : 'not injected'}: ${a.why}` : 'no row',
-        analyze: mine,
-      });
-    } else {
-      t.pass(`${where}: analyze ${flagged ? 'reports IST0103' : 'reports no missing proxy'}, as the audit says`);
+    // istioctl analyze: IST0102 NamespaceNotInjected and IST0103 PodMissingProxy
+    // (pkg/config/analysis/analyzers/injection/injection.go) are the facts it shares with the audit.
+    const an = await istioctl(['analyze', '-A', '-o', 'json'], 180_000);
+    // analyze exits non-zero when it finds errors or warnings (IST0103 is one).
+    const msgs = parseAnalyze(t, an);
+    const mine = msgs.filter((m) => mixNamespaces.some((n) => m.resource.includes(n)));
+    const missingProxy = mine
+      .filter((m) => m.code === 'IST0103')
+      .map((m) => m.resource)
+      .sort();
+    const notInjectedNs = mine
+      .filter((m) => m.code === 'IST0102')
+      .map((m) => m.resource)
+      .sort();
+    for (const p of pods) {
+      const where = `${p.metadata.namespace}/${p.metadata.name}`;
+      const a = auditOf(p.metadata.namespace, p.metadata.name);
+      const flagged = missingProxy.some(
+        (r) => r.includes(`Pod ${where}`) || r.includes(`${p.metadata.name}.${p.metadata.namespace}`),
+      );
+      // IST0103 is raised only in istio-injection=enabled namespaces, for pods that do not opt out.
+      const auditSaysMissing =
+        nsLabels[p.metadata.namespace]?.['istio-injection'] === 'enabled' || p.metadata.namespace === ns.stale
+          ? !a?.injected && p.metadata.labels?.['sidecar.istio.io/inject'] !== 'false'
+          : false;
+      if (flagged !== auditSaysMissing) {
+        t.fail(`${where}: istioctl analyze and meshlock audit disagree on a missing proxy`, {
+          'istioctl analyze': flagged ? 'IST0103 PodMissingProxy' : 'no IST0103',
+          'meshlock audit': a ? `${a.injected ? 'injected' : 'not injected'}: ${a.why}` : 'no row',
+          analyze: mine,
+        });
+      } else {
+        t.pass(`${where}: analyze ${flagged ? 'reports IST0103' : 'reports no missing proxy'}, as the audit says`);
+      }
     }
-  }
-  for (const n of mixNamespaces) {
-    const row = report.namespaces.find((x) => x.namespace === n);
-    const analyzeNot = notInjectedNs.some((r) => r.includes(`Namespace ${n}`) || r.endsWith(` ${n}`) || r === n);
-    // The analyzer ignores an explicit istio-injection value other than enabled ("deliberately
-    // not injecting") and ambient namespaces; the audit reports those as not enrolled / ambient.
-    const auditNot = row?.enrolment === 'not enrolled' && nsLabels[n]?.['istio-injection'] === undefined;
-    if (analyzeNot !== auditNot) {
-      t.fail(`namespace ${n}: istioctl analyze and meshlock audit disagree on enrolment`, {
-        'istioctl analyze': analyzeNot ? 'IST0102 NamespaceNotInjected' : 'no IST0102',
-        'meshlock audit': row?.enrolment ?? 'no row',
-        labels: nsLabels[n],
-      });
-    } else {
-      t.pass(`namespace ${n}: analyze and audit agree (${row?.enrolment ?? 'no row'})`);
+    for (const n of mixNamespaces) {
+      const row = report.namespaces.find((x) => x.namespace === n);
+      const analyzeNot = notInjectedNs.some((r) => r.includes(`Namespace ${n}`) || r.endsWith(` ${n}`) || r === n);
+      // The analyzer ignores an explicit istio-injection value other than enabled ("deliberately
+      // not injecting") and ambient namespaces; the audit reports those as not enrolled / ambient.
+      const auditNot = row?.enrolment === 'not enrolled' && nsLabels[n]?.['istio-injection'] === undefined;
+      if (analyzeNot !== auditNot) {
+        t.fail(`namespace ${n}: istioctl analyze and meshlock audit disagree on enrolment`, {
+          'istioctl analyze': analyzeNot ? 'IST0102 NamespaceNotInjected' : 'no IST0102',
+          'meshlock audit': row?.enrolment ?? 'no row',
+          labels: nsLabels[n],
+        });
+      } else {
+        t.pass(`namespace ${n}: analyze and audit agree (${row?.enrolment ?? 'no row'})`);
+      }
     }
-  }
-});
+  },
+);
 
 interface AnalyzeMessage {
   code: string;
@@ -219,7 +255,11 @@ interface AnalyzeMessage {
 function parseAnalyze(t: Test, r: Run): AnalyzeMessage[] {
   try {
     const raw = JSON.parse(r.stdout) as { code?: string; origin?: string; message?: string }[];
-    return raw.map((m) => ({ code: String(m.code ?? ''), resource: String(m.origin ?? ''), message: String(m.message ?? '') }));
+    return raw.map((m) => ({
+      code: String(m.code ?? ''),
+      resource: String(m.origin ?? ''),
+      message: String(m.message ?? ''),
+    }));
   } catch (err) {
     t.fail('istioctl analyze -o json printed JSON', { error: String(err), output: describeRun(r) });
     return [];

@@ -56,7 +56,10 @@ t.test('dry-run: kubectl apply succeeds silently; the decision is in the log and
     t.match(log, /permissive-dry/, "meshlock's log names the object", { log });
     const metrics = await ml.server.metrics();
     t.match(metrics, /pa-mode/, 'the metrics count the would-be decision for pa-mode', {
-      metrics: metrics.split('\n').filter((l) => l.startsWith('meshlock')).join('\n'),
+      metrics: metrics
+        .split('\n')
+        .filter((l) => l.startsWith('meshlock'))
+        .join('\n'),
     });
   });
 });

@@ -9,7 +9,7 @@ const ml = await install({ mode: 'enforce' });
 t.teardown(() => ml.uninstall());
 
 const labelsOf = (o: Manifest): Record<string, string> =>
-  ((o.metadata as { labels?: Record<string, string> }).labels ?? {});
+  (o.metadata as { labels?: Record<string, string> }).labels ?? {};
 
 t.test('a new namespace is stored with istio-injection=enabled', async (t) => {
   const ns = uniqueName('fresh');
@@ -72,20 +72,23 @@ t.test('an explicit istio-injection=disabled is refused', async (t) => {
 });
 
 // Last: it takes the mutating webhook away and puts it back.
-t.test('ns-injection-missing: without the mutating webhook a namespace with no injection label is refused', async (t) => {
-  for (const cfg of ml.deploy.mutating) {
-    const name = String((cfg.metadata as { name: string }).name);
-    const r = await kubectl(['delete', 'mutatingwebhookconfiguration', name]);
-    t.equal(r.code, 0, `deleted ${name}`, { output: describeRun(r) });
-  }
-  // The apiserver drops the configuration asynchronously: dry-run until the mutation is gone.
-  const deadline = Date.now() + 30_000;
-  let last = await kubectl(['create', 'namespace', uniqueName('probe'), '--dry-run=server']);
-  while (!/ns-injection-missing/.test(last.stderr) && Date.now() < deadline) {
-    await sleep(500);
-    last = await kubectl(['create', 'namespace', uniqueName('probe'), '--dry-run=server']);
-  }
-  const ns = uniqueName('unmutated');
-  assertDenied(t, await kubectl(['create', 'namespace', ns]), 'Namespace', ns, ['ns-injection-missing']);
-  await ml.applyConfigs(['MutatingWebhookConfiguration']);
-});
+t.test(
+  'ns-injection-missing: without the mutating webhook a namespace with no injection label is refused',
+  async (t) => {
+    for (const cfg of ml.deploy.mutating) {
+      const name = String((cfg.metadata as { name: string }).name);
+      const r = await kubectl(['delete', 'mutatingwebhookconfiguration', name]);
+      t.equal(r.code, 0, `deleted ${name}`, { output: describeRun(r) });
+    }
+    // The apiserver drops the configuration asynchronously: dry-run until the mutation is gone.
+    const deadline = Date.now() + 30_000;
+    let last = await kubectl(['create', 'namespace', uniqueName('probe'), '--dry-run=server']);
+    while (!/ns-injection-missing/.test(last.stderr) && Date.now() < deadline) {
+      await sleep(500);
+      last = await kubectl(['create', 'namespace', uniqueName('probe'), '--dry-run=server']);
+    }
+    const ns = uniqueName('unmutated');
+    assertDenied(t, await kubectl(['create', 'namespace', ns]), 'Namespace', ns, ['ns-injection-missing']);
+    await ml.applyConfigs(['MutatingWebhookConfiguration']);
+  },
+);

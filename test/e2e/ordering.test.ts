@@ -23,7 +23,13 @@ const removeInjector = async (): Promise<void> => {
 /** Which of Istio's webhooks injected the pod: the stand-in's call log, or for the real injector
  * the apiserver's audit annotations (mutation.webhook.admission.k8s.io/round_*_index_*). */
 async function injectedThrough(webhook: 'namespace' | 'object', ns: string, name: string): Promise<boolean> {
-  if (injector) return injector.calls.some((c) => c.webhook === `/inject/${webhook === 'namespace' ? 'ns' : 'object'}` && c.namespace === ns && (webhook === 'namespace' || c.name === name));
+  if (injector)
+    return injector.calls.some(
+      (c) =>
+        c.webhook === `/inject/${webhook === 'namespace' ? 'ns' : 'object'}` &&
+        c.namespace === ns &&
+        (webhook === 'namespace' || c.name === name),
+    );
   for (let i = 0; i < 30; i++) {
     const ev = auditCreates('pods', ns).find((e) => e.objectRef?.name === name && (e.responseStatus?.code ?? 0) < 300);
     if (ev) return mutatedBy(ev).includes(`${INJECTOR_CONFIG}/${webhook}.sidecar-injector.istio.io`);
@@ -39,7 +45,7 @@ const containersOf = (o: Manifest): string[] =>
 // (an init container with restartPolicy Always, what the real injector adds on this Kubernetes).
 const hasProxy = (o: Manifest): boolean => proxyOf(o as PodLike).kind !== 'none';
 const allContainersOf = (o: Manifest): string[] => [
-  ...(((o.spec as { initContainers?: { name: string }[] }).initContainers ?? []).map((c) => `init:${c.name}`)),
+  ...((o.spec as { initContainers?: { name: string }[] }).initContainers ?? []).map((c) => `init:${c.name}`),
   ...containersOf(o),
 ];
 
@@ -62,7 +68,16 @@ try {
   // Wait until the apiserver calls the injector (configurations load asynchronously).
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const probe = await kubectl(['run', uniqueName('probe'), '-n', labelled, '--image=registry.invalid/x:1', '--dry-run=server', '-o', 'json']);
+    const probe = await kubectl([
+      'run',
+      uniqueName('probe'),
+      '-n',
+      labelled,
+      '--image=registry.invalid/x:1',
+      '--dry-run=server',
+      '-o',
+      'json',
+    ]);
     if (probe.code === 0 && hasProxy(JSON.parse(probe.stdout) as Manifest)) break;
     if (Date.now() > deadline) throw new Error(`the injector was never called: ${describeRun(probe)}`);
     await sleep(500);
@@ -107,7 +122,10 @@ t.test('a pod created in a namespace without labels ends up with the proxy', asy
   t.ok(hasProxy(stored), "Istio's object webhook saw meshlock's label: istio-proxy injected", {
     containers: allContainersOf(stored),
   });
-  t.ok(await injectedThrough('object', plain, 'after-meshlock'), 'the call came through object.sidecar-injector.istio.io');
+  t.ok(
+    await injectedThrough('object', plain, 'after-meshlock'),
+    'the call came through object.sidecar-injector.istio.io',
+  );
 });
 
 t.test('a pod in a namespace meshlock labelled gets the proxy through the namespace webhook', async (t) => {

@@ -102,7 +102,19 @@ export interface GoldenCase {
 
 const CASE_KEYS = new Set(['name', 'config', 'now', 'request', 'expect']);
 const REQUEST_KEYS = new Set(['operation', 'kind', 'namespace', 'name', 'dryRun', 'object', 'oldObject']);
-const EXPECT_KEYS = new Set(['allowed', 'denied', 'warned', 'dryRun', 'exempted', 'preExisting', 'expiredExemption', 'message', 'patch', 'wouldPatch', 'mutationExempted']);
+const EXPECT_KEYS = new Set([
+  'allowed',
+  'denied',
+  'warned',
+  'dryRun',
+  'exempted',
+  'preExisting',
+  'expiredExemption',
+  'message',
+  'patch',
+  'wouldPatch',
+  'mutationExempted',
+]);
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
 export class CaseError extends Error {
@@ -121,13 +133,17 @@ function checkKeys(file: string, where: string, o: Rec, allowed: Set<string>): v
 
 function idList(file: string, v: unknown, key: string): string[] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CaseError(file, `expect.${key} must be a list of ids`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new CaseError(file, `expect.${key} must be a list of ids`);
   return [...new Set(v as string[])].sort();
 }
 
 function patchList(file: string, v: unknown, key: string): PatchOp[] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((op) => isRec(op) && typeof op['op'] === 'string' && typeof op['path'] === 'string')) {
+  if (
+    !Array.isArray(v) ||
+    !v.every((op) => isRec(op) && typeof op['op'] === 'string' && typeof op['path'] === 'string')
+  ) {
     throw new CaseError(file, `expect.${key} must be a list of JSON Patch operations`);
   }
   return v as PatchOp[];
@@ -137,7 +153,9 @@ function patchList(file: string, v: unknown, key: string): PatchOp[] {
 function splitApiVersion(apiVersion: unknown): { group: string; version: string } {
   if (typeof apiVersion !== 'string' || apiVersion === '') return { group: '', version: 'v1' };
   const slash = apiVersion.indexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  return slash < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 /** Every kind meshlock reads pluralises by lower case + `s`. */
@@ -162,7 +180,8 @@ export function parseCase(file: string, text: string, folder: string): GoldenCas
   checkKeys(file, 'expect.', exp, EXPECT_KEYS);
 
   const operation = (req['operation'] ?? 'CREATE') as Operation;
-  if (!OPERATIONS.has(operation)) throw new CaseError(file, `request.operation ${String(operation)} is not one of ${[...OPERATIONS].join(', ')}`);
+  if (!OPERATIONS.has(operation))
+    throw new CaseError(file, `request.operation ${String(operation)} is not one of ${[...OPERATIONS].join(', ')}`);
   const object = req['object'] ?? null;
   const oldObject = req['oldObject'] ?? null;
   const subject = object ?? oldObject;
@@ -171,8 +190,13 @@ export function parseCase(file: string, text: string, folder: string): GoldenCas
   let gvk: GroupVersionKind;
   if (req['kind'] !== undefined) {
     const k = req['kind'];
-    if (!isRec(k) || typeof k['kind'] !== 'string') throw new CaseError(file, 'request.kind must be {group, version, kind}');
-    gvk = { group: typeof k['group'] === 'string' ? k['group'] : '', version: typeof k['version'] === 'string' ? k['version'] : 'v1', kind: k['kind'] };
+    if (!isRec(k) || typeof k['kind'] !== 'string')
+      throw new CaseError(file, 'request.kind must be {group, version, kind}');
+    gvk = {
+      group: typeof k['group'] === 'string' ? k['group'] : '',
+      version: typeof k['version'] === 'string' ? k['version'] : 'v1',
+      kind: k['kind'],
+    };
   } else {
     const av = splitApiVersion(isRec(subject) ? subject['apiVersion'] : undefined);
     if (derived.kind === '') throw new CaseError(file, 'request.kind is required when the object has no kind');
@@ -183,7 +207,8 @@ export function parseCase(file: string, text: string, folder: string): GoldenCas
   const namespace = clusterScoped ? name : typeof req['namespace'] === 'string' ? req['namespace'] : derived.namespace;
 
   const configText = typeof doc['config'] === 'string' ? doc['config'] : '';
-  if (doc['config'] !== undefined && typeof doc['config'] !== 'string') throw new CaseError(file, 'config must be the text of a config file (use `config: |`)');
+  if (doc['config'] !== undefined && typeof doc['config'] !== 'string')
+    throw new CaseError(file, 'config must be the text of a config file (use `config: |`)');
   let config: ResolvedConfig;
   try {
     // meshlock's own namespace is fixed so cases do not depend on the POD_NAMESPACE of the runner.
@@ -197,7 +222,8 @@ export function parseCase(file: string, text: string, folder: string): GoldenCas
   if (Number.isNaN(now.getTime())) throw new CaseError(file, `now ${String(nowRaw)} is not a date`);
 
   if (typeof exp['allowed'] !== 'boolean') throw new CaseError(file, 'expect.allowed (true or false) is required');
-  if (exp['message'] !== undefined && typeof exp['message'] !== 'string') throw new CaseError(file, 'expect.message must be text');
+  if (exp['message'] !== undefined && typeof exp['message'] !== 'string')
+    throw new CaseError(file, 'expect.message must be text');
   const expect: Expected = {
     allowed: exp['allowed'],
     denied: idList(file, exp['denied'], 'denied'),
@@ -211,7 +237,8 @@ export function parseCase(file: string, text: string, folder: string): GoldenCas
     ...(exp['wouldPatch'] !== undefined ? { wouldPatch: patchList(file, exp['wouldPatch'], 'wouldPatch') } : {}),
     mutationExempted: idList(file, exp['mutationExempted'], 'mutationExempted'),
   };
-  if (expect.allowed !== (expect.denied.length === 0)) throw new CaseError(file, 'expect.allowed must be false exactly when expect.denied names a rule');
+  if (expect.allowed !== (expect.denied.length === 0))
+    throw new CaseError(file, 'expect.allowed must be false exactly when expect.denied names a rule');
 
   const base = path.basename(file).replace(/\.ya?ml$/, '');
   return {
@@ -272,7 +299,11 @@ export function loadCases(dir: string = CASES_DIR): GoldenCase[] {
  * The AdmissionReview the apiserver would send for a case (`admission.k8s.io/v1` or `v1beta1`).
  * `uid` defaults to one derived from the case id, so runs are reproducible.
  */
-export function admissionReview(c: GoldenCase, apiVersion: 'admission.k8s.io/v1' | 'admission.k8s.io/v1beta1' = 'admission.k8s.io/v1', uid = `case-${c.id.replace(/[^a-z0-9-]/gi, '-')}`): Rec {
+export function admissionReview(
+  c: GoldenCase,
+  apiVersion: 'admission.k8s.io/v1' | 'admission.k8s.io/v1beta1' = 'admission.k8s.io/v1',
+  uid = `case-${c.id.replace(/[^a-z0-9-]/gi, '-')}`,
+): Rec {
   const r = c.request;
   return {
     apiVersion,

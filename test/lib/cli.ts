@@ -14,7 +14,11 @@ export interface CliRun {
   stderr: string;
 }
 
-export function runCli(bin: 'main' | 'kubectl-meshlock', args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliRun {
+export function runCli(
+  bin: 'main' | 'kubectl-meshlock',
+  args: string[],
+  opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): CliRun {
   const script = resolve(repoRoot, 'dist/cli', `${bin}.js`);
   if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build first`);
   const r = spawnSync(node, [script, ...args], {

@@ -10,7 +10,9 @@ import { locate } from './needs.js';
 export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function kubectl(args: string[]): Obj {
-  const out = execFileSync(locate('kubectl') ?? 'kubectl', [...args, '--dry-run=client', '-o', 'yaml'], { encoding: 'utf8' });
+  const out = execFileSync(locate('kubectl') ?? 'kubectl', [...args, '--dry-run=client', '-o', 'yaml'], {
+    encoding: 'utf8',
+  });
   return parse(out) as Obj;
 }
 
@@ -52,7 +54,16 @@ export function deployment(w: WorkloadSpec): Obj[] {
       namespace: w.namespace,
       uid: uid(`rs/${w.namespace}/${rsName}`),
       labels: { ...tpl['metadata']['labels'], 'pod-template-hash': hash },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: w.name, uid: dep['metadata']['uid'], controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          name: w.name,
+          uid: dep['metadata']['uid'],
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: { replicas: w.replicas ?? 1, selector: dep['spec']['selector'], template: structuredClone(tpl) },
   };
@@ -60,8 +71,16 @@ export function deployment(w: WorkloadSpec): Obj[] {
   for (let i = 0; i < (w.replicas ?? 1); i++) {
     const podName = `${rsName}-${String(i).padStart(5, 'x')}`;
     const spec = structuredClone(tpl['spec']);
-    if (w.injected === true) spec['containers'].push({ name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.28.0', args: ['proxy', 'sidecar'] });
-    if (w.injected === 'native') spec['initContainers'] = [{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.28.0', restartPolicy: 'Always' }];
+    if (w.injected === true)
+      spec['containers'].push({
+        name: 'istio-proxy',
+        image: 'docker.io/istio/proxyv2:1.28.0',
+        args: ['proxy', 'sidecar'],
+      });
+    if (w.injected === 'native')
+      spec['initContainers'] = [
+        { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.28.0', restartPolicy: 'Always' },
+      ];
     pods.push({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -69,9 +88,25 @@ export function deployment(w: WorkloadSpec): Obj[] {
         name: podName,
         namespace: w.namespace,
         uid: uid(`pod/${w.namespace}/${podName}`),
-        labels: { ...tpl['metadata']['labels'], 'pod-template-hash': hash, ...(w.injected ? { 'security.istio.io/tlsMode': 'istio' } : {}) },
-        annotations: { ...(w.podAnnotations ?? {}), ...(w.injected ? { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } : {}) },
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rsName, uid: rs['metadata']['uid'], controller: true, blockOwnerDeletion: true }],
+        labels: {
+          ...tpl['metadata']['labels'],
+          'pod-template-hash': hash,
+          ...(w.injected ? { 'security.istio.io/tlsMode': 'istio' } : {}),
+        },
+        annotations: {
+          ...(w.podAnnotations ?? {}),
+          ...(w.injected ? { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } : {}),
+        },
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: rsName,
+            uid: rs['metadata']['uid'],
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec,
       status: { phase: 'Running' },
@@ -87,7 +122,11 @@ export function cronJob(ns: string, name: string, injected: boolean): Obj[] {
   const job: Obj = {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: jobName, namespace: ns, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name, controller: true }] },
+    metadata: {
+      name: jobName,
+      namespace: ns,
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name, controller: true }],
+    },
     spec: structuredClone(cj['spec']['jobTemplate']['spec']),
   };
   const spec = structuredClone(cj['spec']['jobTemplate']['spec']['template']['spec']);
@@ -95,7 +134,12 @@ export function cronJob(ns: string, name: string, injected: boolean): Obj[] {
   const pod: Obj = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `${jobName}-abcde`, namespace: ns, labels: { 'batch.kubernetes.io/job-name': jobName }, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, controller: true }] },
+    metadata: {
+      name: `${jobName}-abcde`,
+      namespace: ns,
+      labels: { 'batch.kubernetes.io/job-name': jobName },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, controller: true }],
+    },
     spec,
     status: { phase: 'Running' },
   };
@@ -115,7 +159,10 @@ export function peerAuthentication(p: PaSpec): Obj {
   const spec: Obj = {};
   if (p.selector) spec['selector'] = { matchLabels: p.selector };
   if (p.mode !== undefined) spec['mtls'] = { mode: p.mode };
-  if (p.ports) spec['portLevelMtls'] = Object.fromEntries(Object.entries(p.ports).map(([k, v]) => [k, v === undefined ? {} : { mode: v }]));
+  if (p.ports)
+    spec['portLevelMtls'] = Object.fromEntries(
+      Object.entries(p.ports).map(([k, v]) => [k, v === undefined ? {} : { mode: v }]),
+    );
   return {
     apiVersion: 'security.istio.io/v1',
     kind: 'PeerAuthentication',
@@ -125,7 +172,12 @@ export function peerAuthentication(p: PaSpec): Obj {
 }
 
 export function destinationRule(ns: string, name: string, host: string, mode: string): Obj {
-  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: ns }, spec: { host, trafficPolicy: { tls: { mode } } } };
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name, namespace: ns },
+    spec: { host, trafficPolicy: { tls: { mode } } },
+  };
 }
 
 function uid(seed: string): string {

@@ -94,17 +94,27 @@ export async function startFakeApiserver(served: readonly string[]): Promise<Fak
     let namespace: string | undefined;
     let resource: string;
     let name: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3) [namespace, resource, name] = [rest[1], rest[2] as string, rest[3]];
+    if (rest[0] === 'namespaces' && rest.length >= 3)
+      [namespace, resource, name] = [rest[1], rest[2] as string, rest[3]];
     else [resource, name] = [rest[0] as string, rest[1]];
     const c = coll(apiVersion, resource);
     if (forbidden.has(resource)) return send(403, { kind: 'Status', code: 403, message: `${resource} is forbidden` });
-    if (!servedSet.has(c)) return send(404, { kind: 'Status', code: 404, message: `the server could not find the requested resource (${c})` });
-    const objects = [...(store.get(c)?.values() ?? [])].filter((o) => !namespace || o['metadata']?.['namespace'] === namespace);
+    if (!servedSet.has(c))
+      return send(404, {
+        kind: 'Status',
+        code: 404,
+        message: `the server could not find the requested resource (${c})`,
+      });
+    const objects = [...(store.get(c)?.values() ?? [])].filter(
+      (o) => !namespace || o['metadata']?.['namespace'] === namespace,
+    );
     if (req.method === 'GET' && !name && url.searchParams.get('watch') === 'true') {
       const from = Number(url.searchParams.get('resourceVersion') ?? 0);
       if (from < compactedAt) {
         res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: `too old resource version: ${from} (${compactedAt})` } })}\n`);
+        res.end(
+          `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: `too old resource version: ${from} (${compactedAt})` } })}\n`,
+        );
         return;
       }
       res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
@@ -113,7 +123,9 @@ export async function startFakeApiserver(served: readonly string[]): Promise<Fak
         if (namespace && ev.object['metadata']?.['namespace'] !== namespace) continue;
         res.write(`${JSON.stringify({ type: ev.type, object: ev.object })}\n`);
       }
-      res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'x', metadata: { resourceVersion: String(rv) } } })}\n`);
+      res.write(
+        `${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'x', metadata: { resourceVersion: String(rv) } } })}\n`,
+      );
       const w = { collection: c, ...(namespace ? { namespace } : {}), res };
       watchers.add(w);
       const seconds = Number(url.searchParams.get('timeoutSeconds') ?? 300);
@@ -129,9 +141,20 @@ export async function startFakeApiserver(served: readonly string[]): Promise<Fak
       const start = Number(url.searchParams.get('continue') ?? 0);
       const page = objects.slice(start, start + limit).map(({ apiVersion: _a, kind: _k, ...o }) => o);
       const label = url.searchParams.get('labelSelector');
-      const filtered = label ? page.filter((o) => label.split(',').every((kv) => { const [k, v] = kv.split('='); return o['metadata']?.['labels']?.[k as string] === v; })) : page;
+      const filtered = label
+        ? page.filter((o) =>
+            label.split(',').every((kv) => {
+              const [k, v] = kv.split('=');
+              return o['metadata']?.['labels']?.[k as string] === v;
+            }),
+          )
+        : page;
       const next = start + limit < objects.length ? String(start + limit) : undefined;
-      return send(200, { kind: 'List', metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) }, items: filtered });
+      return send(200, {
+        kind: 'List',
+        metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) },
+        items: filtered,
+      });
     }
     const chunks: Buffer[] = [];
     req.on('data', (ch: Buffer) => chunks.push(ch));
@@ -139,14 +162,29 @@ export async function startFakeApiserver(served: readonly string[]): Promise<Fak
       const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Obj) : undefined;
       const existing = name ? store.get(c)?.get(`${namespace ?? ''}/${name}`) : undefined;
       if (req.method === 'POST' && body) {
-        if (store.get(c)?.has(keyOf({ ...body, metadata: { ...body['metadata'], namespace } }))) return send(409, { code: 409, message: 'already exists' });
+        if (store.get(c)?.has(keyOf({ ...body, metadata: { ...body['metadata'], namespace } })))
+          return send(409, { code: 409, message: 'already exists' });
         const ns = namespace ? store.get('v1/namespaces')?.get(`/${namespace}`) : undefined;
-        if (ns?.['metadata']?.['deletionTimestamp']) return send(403, { code: 403, message: `unable to create new content in namespace ${namespace} because it is being terminated` });
-        return send(201, put(apiVersion, resource, { ...body, metadata: { ...body['metadata'], ...(namespace ? { namespace } : {}) } }));
+        if (ns?.['metadata']?.['deletionTimestamp'])
+          return send(403, {
+            code: 403,
+            message: `unable to create new content in namespace ${namespace} because it is being terminated`,
+          });
+        return send(
+          201,
+          put(apiVersion, resource, {
+            ...body,
+            metadata: { ...body['metadata'], ...(namespace ? { namespace } : {}) },
+          }),
+        );
       }
       if (req.method === 'GET') return existing ? send(200, existing) : send(404, { code: 404, message: 'not found' });
-      if (req.method === 'PUT' && body) return existing ? send(200, put(apiVersion, resource, body)) : send(404, { code: 404, message: 'not found' });
-      if (req.method === 'DELETE') return remove(apiVersion, resource, namespace, name ?? '') ? send(200, { kind: 'Status', status: 'Success' }) : send(404, { code: 404, message: 'not found' });
+      if (req.method === 'PUT' && body)
+        return existing ? send(200, put(apiVersion, resource, body)) : send(404, { code: 404, message: 'not found' });
+      if (req.method === 'DELETE')
+        return remove(apiVersion, resource, namespace, name ?? '')
+          ? send(200, { kind: 'Status', status: 'Success' })
+          : send(404, { code: 404, message: 'not found' });
       return send(405, { message: 'method not allowed' });
     });
   });

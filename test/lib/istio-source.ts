@@ -22,7 +22,10 @@ export const cite = (ref: string, file: string, line: number, text: string): Cit
 
 export function istioSource(): { dir?: string; why?: string } {
   const dir = process.env['ISTIO_SOURCE'];
-  if (!dir) return { why: 'ISTIO_SOURCE is not set (a git directory of istio/istio): citations of Istio lines are not checked' };
+  if (!dir)
+    return {
+      why: 'ISTIO_SOURCE is not set (a git directory of istio/istio): citations of Istio lines are not checked',
+    };
   if (!existsSync(dir)) return { why: `ISTIO_SOURCE=${dir} does not exist` };
   return { dir };
 }
@@ -35,7 +38,10 @@ export function checkCite(dir: string, c: Cite): string | undefined {
   let lines = cache.get(key);
   if (!lines) {
     try {
-      lines = execFileSync('git', ['--git-dir', dir, 'show', key], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n');
+      lines = execFileSync('git', ['--git-dir', dir, 'show', key], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      }).split('\n');
     } catch (e) {
       return `cannot read ${key}: ${(e as Error).message.split('\n')[0]}`;
     }
@@ -43,5 +49,7 @@ export function checkCite(dir: string, c: Cite): string | undefined {
   }
   const got = lines[c.line - 1];
   if (got === undefined) return `${key} has ${lines.length} lines, not ${c.line}`;
-  return got.includes(c.text) ? undefined : `${key}:${c.line} is ${JSON.stringify(got.trim())}, not ${JSON.stringify(c.text)}`;
+  return got.includes(c.text)
+    ? undefined
+    : `${key}:${c.line} is ${JSON.stringify(got.trim())}, not ${JSON.stringify(c.text)}`;
 }

@@ -26,7 +26,10 @@ function cached(prefix: string, cmd: string): string | undefined {
   const root = join(homedir(), '.cache', 'meshlock');
   const dirs = [root, join(root, 'e2e')].filter(existsSync);
   for (const d of dirs) {
-    for (const e of readdirSync(d).filter((n) => n.startsWith(prefix)).sort().reverse()) {
+    for (const e of readdirSync(d)
+      .filter((n) => n.startsWith(prefix))
+      .sort()
+      .reverse()) {
       const p = join(d, e, 'bin', cmd);
       if (existsSync(p)) return p;
     }

@@ -38,7 +38,8 @@ export function tempDir(t: Test, prefix = 'meshlock-test-'): string {
 export function makePki(t: Test): Pki {
   const dir = tempDir(t);
   const ca = createCertificateAuthority({ days: 2 });
-  const issue = (): KeyAndCertificate => issueServingCertificate(ca, { commonName: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'], days: 2 });
+  const issue = (): KeyAndCertificate =>
+    issueServingCertificate(ca, { commonName: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'], days: 2 });
   const serving = issue();
   const certFile = path.join(dir, 'tls.crt');
   const keyFile = path.join(dir, 'tls.key');
@@ -53,7 +54,8 @@ export function makePki(t: Test): Pki {
 export class LogSink extends Writable {
   readonly lines: Record<string, unknown>[] = [];
   override _write(chunk: Buffer, _enc: string, cb: () => void): void {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line.trim() !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
     cb();
   }
 }
@@ -76,7 +78,11 @@ export interface HttpResult {
   json<T = Record<string, unknown>>(): T;
 }
 
-export async function startTestServer(t: Test, opts: Partial<ServeOptions> = {}, pki: Pki = makePki(t)): Promise<TestServer> {
+export async function startTestServer(
+  t: Test,
+  opts: Partial<ServeOptions> = {},
+  pki: Pki = makePki(t),
+): Promise<TestServer> {
   const logs = new LogSink();
   const server = await startServer({
     port: 0,
@@ -117,14 +123,24 @@ export interface SendOptions {
 }
 
 export function send(o: SendOptions): Promise<HttpResult> {
-  const payload = o.body === undefined ? undefined : typeof o.body === 'string' || Buffer.isBuffer(o.body) ? o.body : JSON.stringify(o.body);
+  const payload =
+    o.body === undefined
+      ? undefined
+      : typeof o.body === 'string' || Buffer.isBuffer(o.body)
+        ? o.body
+        : JSON.stringify(o.body);
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       o.url,
       {
         method: o.method,
         ...(o.agent ? { agent: o.agent } : { ca: o.ca }),
-        headers: { ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}), ...o.headers },
+        headers: {
+          ...(payload !== undefined
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+            : {}),
+          ...o.headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -157,13 +173,26 @@ export function fetchMetrics(port: number): Promise<string> {
 /** A v1 AdmissionReview for an object, as the apiserver sends it. */
 export function reviewOf(
   object: Record<string, unknown> | null,
-  opts: { uid?: string; apiVersion?: string; operation?: string; oldObject?: unknown; dryRun?: boolean; namespace?: string; name?: string } = {},
+  opts: {
+    uid?: string;
+    apiVersion?: string;
+    operation?: string;
+    oldObject?: unknown;
+    dryRun?: boolean;
+    namespace?: string;
+    name?: string;
+  } = {},
 ): Record<string, unknown> {
-  const subject = (object ?? opts.oldObject) as { apiVersion: string; kind: string; metadata?: { name?: string; namespace?: string } };
+  const subject = (object ?? opts.oldObject) as {
+    apiVersion: string;
+    kind: string;
+    metadata?: { name?: string; namespace?: string };
+  };
   const slash = subject.apiVersion.indexOf('/');
   const group = slash < 0 ? '' : subject.apiVersion.slice(0, slash);
   const version = slash < 0 ? subject.apiVersion : subject.apiVersion.slice(slash + 1);
-  const namespace = opts.namespace ?? (subject.kind === 'Namespace' ? undefined : subject.metadata?.namespace ?? 'shop');
+  const namespace =
+    opts.namespace ?? (subject.kind === 'Namespace' ? undefined : (subject.metadata?.namespace ?? 'shop'));
   return {
     apiVersion: opts.apiVersion ?? 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -208,7 +237,9 @@ export function spawnCli(args: readonly string[], opts: { input?: string; cwd?: 
           if (parsed?.['msg'] === msg) return resolve(parsed);
         }
         waiters.push({ msg, resolve });
-        void s.exited.then(({ code }) => reject(new Error(`meshlock exited (${code}) before logging "${msg}": ${s.stderr}`)));
+        void s.exited.then(({ code }) =>
+          reject(new Error(`meshlock exited (${code}) before logging "${msg}": ${s.stderr}`)),
+        );
       }),
   };
   let partial = '';

@@ -1,6 +1,14 @@
 // Ambient capture: does ztunnel capture this pod's traffic (istio-cni's enablement), and which rule decides.
 import type { NamespaceFacts, PodFacts } from './injection.js';
-import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_REDIRECTION, ANNOTATION_STATUS, get, has, LABEL_DATAPLANE, type Labels } from './names.js';
+import {
+  ANNOTATION_BYPASS_INBOUND,
+  ANNOTATION_REDIRECTION,
+  ANNOTATION_STATUS,
+  get,
+  has,
+  LABEL_DATAPLANE,
+  type Labels,
+} from './names.js';
 
 /**
  * - `hostNetwork`: a host-network pod is never enrolled;
@@ -9,7 +17,8 @@ import { ANNOTATION_BYPASS_INBOUND, ANNOTATION_REDIRECTION, ANNOTATION_STATUS, g
  * - `redirection-annotation`: namespace labels unknown, but istio-cni marked the pod as redirected;
  * - `namespace-unknown`: the namespace's labels are not known, so neither is the answer.
  */
-export type CaptureRule = 'hostNetwork' | 'sidecar-status' | 'pod-label' | 'namespace-label' | 'redirection-annotation' | 'namespace-unknown';
+export type CaptureRule =
+  'hostNetwork' | 'sidecar-status' | 'pod-label' | 'namespace-label' | 'redirection-annotation' | 'namespace-unknown';
 
 export interface CaptureDecision {
   readonly captured: boolean | undefined;
@@ -27,17 +36,39 @@ export interface CaptureDecision {
  * either (the kubelet runs no CNI plugin for it).
  */
 export function ztunnelCapture(ns: NamespaceFacts, pod: PodFacts): CaptureDecision {
-  if (pod.hostNetwork === true) return { captured: false, rule: 'hostNetwork', because: 'hostNetwork pod: ztunnel never captures it' };
-  if (has(pod.annotations, ANNOTATION_STATUS)) return { captured: false, rule: 'sidecar-status', because: `annotation ${ANNOTATION_STATUS} claims a sidecar, so ztunnel never captures the pod` };
-  if (labelledAmbient(pod.labels)) return { captured: true, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=ambient` };
-  if (optsOutOfAmbient(pod.labels)) return { captured: false, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=none opts it out of ambient` };
+  if (pod.hostNetwork === true)
+    return { captured: false, rule: 'hostNetwork', because: 'hostNetwork pod: ztunnel never captures it' };
+  if (has(pod.annotations, ANNOTATION_STATUS))
+    return {
+      captured: false,
+      rule: 'sidecar-status',
+      because: `annotation ${ANNOTATION_STATUS} claims a sidecar, so ztunnel never captures the pod`,
+    };
+  if (labelledAmbient(pod.labels))
+    return { captured: true, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=ambient` };
+  if (optsOutOfAmbient(pod.labels))
+    return { captured: false, rule: 'pod-label', because: `pod label ${LABEL_DATAPLANE}=none opts it out of ambient` };
   if (ns.labels === undefined) {
     // cni/pkg/util/podutil.go PodFullyEnrolled: istio-cni annotates the pods it redirected.
-    if (get(pod.annotations, ANNOTATION_REDIRECTION) === 'enabled') return { captured: true, rule: 'redirection-annotation', because: `annotation ${ANNOTATION_REDIRECTION}=enabled: istio-cni redirected it` };
-    return { captured: undefined, rule: 'namespace-unknown', because: `the labels of namespace ${ns.name} are not known` };
+    if (get(pod.annotations, ANNOTATION_REDIRECTION) === 'enabled')
+      return {
+        captured: true,
+        rule: 'redirection-annotation',
+        because: `annotation ${ANNOTATION_REDIRECTION}=enabled: istio-cni redirected it`,
+      };
+    return {
+      captured: undefined,
+      rule: 'namespace-unknown',
+      because: `the labels of namespace ${ns.name} are not known`,
+    };
   }
-  if (labelledAmbient(ns.labels)) return { captured: true, rule: 'namespace-label', because: `namespace label ${LABEL_DATAPLANE}=ambient` };
-  return { captured: false, rule: 'namespace-label', because: `neither the pod nor namespace ${ns.name} has ${LABEL_DATAPLANE}=ambient` };
+  if (labelledAmbient(ns.labels))
+    return { captured: true, rule: 'namespace-label', because: `namespace label ${LABEL_DATAPLANE}=ambient` };
+  return {
+    captured: false,
+    rule: 'namespace-label',
+    because: `neither the pod nor namespace ${ns.name} has ${LABEL_DATAPLANE}=ambient`,
+  };
 }
 
 /**

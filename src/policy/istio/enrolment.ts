@@ -9,7 +9,12 @@ export const ENROLMENT_LABELS = [LABEL_INJECTION, LABEL_REV, LABEL_DATAPLANE] as
  * Namespaces whose pods the injector never injects, whatever their labels: pkg/kube/inject/initializer.go
  * `IgnoredNamespaces`, checked first thing by inject.go `injectRequired`.
  */
-export const ISTIO_IGNORED_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
+export const ISTIO_IGNORED_NAMESPACES: ReadonlySet<string> = new Set([
+  'kube-system',
+  'kube-public',
+  'kube-node-lease',
+  'local-path-storage',
+]);
 
 export interface NamespaceEnrolment {
   /** Pods get a sidecar or are captured by ztunnel unless the pod itself opts out. */
@@ -54,7 +59,12 @@ export function namespaceEnrolment(labels: Labels): NamespaceEnrolment {
     via = `${LABEL_REV}=${rev}`;
   }
   if (via === undefined && ambient) via = 'ambient';
-  const ignored = has(labels, LABEL_INJECTION) && has(labels, LABEL_REV) ? (typeof rev === 'string' ? rev : JSON.stringify(rev)) : undefined;
+  const ignored =
+    has(labels, LABEL_INJECTION) && has(labels, LABEL_REV)
+      ? typeof rev === 'string'
+        ? rev
+        : JSON.stringify(rev)
+      : undefined;
   return {
     enrolled: sidecarRevision !== undefined || ambient,
     ...(sidecarRevision !== undefined ? { sidecarRevision } : {}),

@@ -25,7 +25,15 @@ export interface NamespaceFacts {
  * - `invalid-value`: any other value of `sidecar.istio.io/inject` falls back to the namespace's default;
  * - `namespace-unknown`: the namespace's labels are not known, so neither is the answer.
  */
-export type InjectionRule = 'hostNetwork' | 'system-namespace' | 'namespace-label' | 'pod-label' | 'pod-annotation' | 'object-selector' | 'invalid-value' | 'namespace-unknown';
+export type InjectionRule =
+  | 'hostNetwork'
+  | 'system-namespace'
+  | 'namespace-label'
+  | 'pod-label'
+  | 'pod-annotation'
+  | 'object-selector'
+  | 'invalid-value'
+  | 'namespace-unknown';
 
 export interface InjectionDecision {
   /** undefined when the namespace's labels are unknown and the pod alone does not decide. */
@@ -38,7 +46,7 @@ export interface InjectionDecision {
 }
 
 function text(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
 }
 
 /**
@@ -48,7 +56,8 @@ function text(v: unknown): string {
  */
 export function injectValue(pod: PodFacts): { from: 'label' | 'annotation' | 'none'; value: string } {
   if (has(pod.labels, LABEL_POD_INJECT)) return { from: 'label', value: text(get(pod.labels, LABEL_POD_INJECT)) };
-  if (has(pod.annotations, LABEL_POD_INJECT)) return { from: 'annotation', value: text(get(pod.annotations, LABEL_POD_INJECT)) };
+  if (has(pod.annotations, LABEL_POD_INJECT))
+    return { from: 'annotation', value: text(get(pod.annotations, LABEL_POD_INJECT)) };
   return { from: 'none', value: '' };
 }
 
@@ -58,32 +67,82 @@ export function injectValue(pod: PodFacts): { from: 'label' | 'annotation' | 'no
  * webhook is not installed). Every objectSelector requires the pod LABEL `sidecar.istio.io/inject`
  * NotIn [false] or In [true]: they read labels, never annotations.
  */
-function selectingWebhook(name: string, ns: Labels, pod: PodFacts): { selected: true; rule: 'namespace-label' | 'object-selector'; revision: string; because: string } | { selected: false; rule: InjectionRule; because: string } {
+function selectingWebhook(
+  name: string,
+  ns: Labels,
+  pod: PodFacts,
+):
+  | { selected: true; rule: 'namespace-label' | 'object-selector'; revision: string; because: string }
+  | { selected: false; rule: InjectionRule; because: string } {
   const injection = get(ns, LABEL_INJECTION);
   const nsRev = get(ns, LABEL_REV);
   if (has(ns, LABEL_INJECTION)) {
     // namespace.sidecar-injector.istio.io: istio-injection In [enabled]; every other webhook needs it absent.
-    if (injection === 'enabled') return { selected: true, rule: 'namespace-label', revision: 'default', because: `namespace label ${LABEL_INJECTION}=enabled selects the injector` };
-    return { selected: false, rule: 'namespace-label', because: `namespace label ${LABEL_INJECTION}=${text(injection)} selects no injector webhook` };
+    if (injection === 'enabled')
+      return {
+        selected: true,
+        rule: 'namespace-label',
+        revision: 'default',
+        because: `namespace label ${LABEL_INJECTION}=enabled selects the injector`,
+      };
+    return {
+      selected: false,
+      rule: 'namespace-label',
+      because: `namespace label ${LABEL_INJECTION}=${text(injection)} selects no injector webhook`,
+    };
   }
   if (has(ns, LABEL_REV)) {
     // rev.namespace.sidecar-injector.istio.io: istio.io/rev In [<revision>], istio-injection DoesNotExist.
-    if (typeof nsRev === 'string' && nsRev !== '') return { selected: true, rule: 'namespace-label', revision: nsRev, because: `namespace label ${LABEL_REV}=${nsRev} selects the injector of revision ${nsRev}` };
-    return { selected: false, rule: 'namespace-label', because: `namespace label ${LABEL_REV}=${text(nsRev)} names no revision` };
+    if (typeof nsRev === 'string' && nsRev !== '')
+      return {
+        selected: true,
+        rule: 'namespace-label',
+        revision: nsRev,
+        because: `namespace label ${LABEL_REV}=${nsRev} selects the injector of revision ${nsRev}`,
+      };
+    return {
+      selected: false,
+      rule: 'namespace-label',
+      because: `namespace label ${LABEL_REV}=${text(nsRev)} names no revision`,
+    };
   }
   // Neither namespace label: only the object webhooks can select the pod.
   const podRev = get(pod.labels, LABEL_REV);
   if (has(pod.labels, LABEL_REV)) {
     // rev.object.sidecar-injector.istio.io: pod label istio.io/rev In [<revision>].
-    if (typeof podRev === 'string' && podRev !== '') return { selected: true, rule: 'object-selector', revision: podRev, because: `pod label ${LABEL_REV}=${podRev} selects the object webhook of revision ${podRev} (the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV})` };
-    return { selected: false, rule: 'object-selector', because: `pod label ${LABEL_REV}=${text(podRev)} names no revision and the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV}` };
+    if (typeof podRev === 'string' && podRev !== '')
+      return {
+        selected: true,
+        rule: 'object-selector',
+        revision: podRev,
+        because: `pod label ${LABEL_REV}=${podRev} selects the object webhook of revision ${podRev} (the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV})`,
+      };
+    return {
+      selected: false,
+      rule: 'object-selector',
+      because: `pod label ${LABEL_REV}=${text(podRev)} names no revision and the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV}`,
+    };
   }
   // object.sidecar-injector.istio.io: pod label sidecar.istio.io/inject In [true], istio.io/rev DoesNotExist.
-  if (get(pod.labels, LABEL_POD_INJECT) === 'true') return { selected: true, rule: 'object-selector', revision: 'default', because: `pod label ${LABEL_POD_INJECT}=true selects the object webhook (the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV})` };
+  if (get(pod.labels, LABEL_POD_INJECT) === 'true')
+    return {
+      selected: true,
+      rule: 'object-selector',
+      revision: 'default',
+      because: `pod label ${LABEL_POD_INJECT}=true selects the object webhook (the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV})`,
+    };
   if (get(pod.annotations, LABEL_POD_INJECT) === 'true') {
-    return { selected: false, rule: 'object-selector', because: `the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV}, and the object webhook selects on the label ${LABEL_POD_INJECT}=true, not the annotation` };
+    return {
+      selected: false,
+      rule: 'object-selector',
+      because: `the namespace has neither ${LABEL_INJECTION} nor ${LABEL_REV}, and the object webhook selects on the label ${LABEL_POD_INJECT}=true, not the annotation`,
+    };
   }
-  return { selected: false, rule: 'namespace-label', because: `namespace ${name} is not enrolled for injection (neither ${LABEL_INJECTION}=enabled nor ${LABEL_REV}) and the pod has no ${LABEL_POD_INJECT}=true or ${LABEL_REV} label` };
+  return {
+    selected: false,
+    rule: 'namespace-label',
+    because: `namespace ${name} is not enrolled for injection (neither ${LABEL_INJECTION}=enabled nor ${LABEL_REV}) and the pod has no ${LABEL_POD_INJECT}=true or ${LABEL_REV} label`,
+  };
 }
 
 /**
@@ -94,26 +153,56 @@ function selectingWebhook(name: string, ns: Labels, pod: PodFacts): { selected: 
  * (hostNetwork, IgnoredNamespaces) hold whatever the selectors say, so they are reported first.
  */
 export function sidecarInjection(ns: NamespaceFacts, pod: PodFacts): InjectionDecision {
-  if (pod.hostNetwork === true) return { injected: false, rule: 'hostNetwork', because: 'hostNetwork pod: Istio never injects it (its iptables rules would change the node\'s routing)' };
-  if (ISTIO_IGNORED_NAMESPACES.has(ns.name)) return { injected: false, rule: 'system-namespace', because: `system namespace ${ns.name}: Istio never injects its pods` };
+  if (pod.hostNetwork === true)
+    return {
+      injected: false,
+      rule: 'hostNetwork',
+      because: "hostNetwork pod: Istio never injects it (its iptables rules would change the node's routing)",
+    };
+  if (ISTIO_IGNORED_NAMESPACES.has(ns.name))
+    return {
+      injected: false,
+      rule: 'system-namespace',
+      because: `system namespace ${ns.name}: Istio never injects its pods`,
+    };
   // Every webhook's objectSelector excludes the label value false (NotIn [false] or In [true]).
-  if (get(pod.labels, LABEL_POD_INJECT) === 'false') return { injected: false, rule: 'pod-label', because: `pod label ${LABEL_POD_INJECT}=false disables injection` };
-  if (ns.labels === undefined) return { injected: undefined, rule: 'namespace-unknown', because: `the labels of namespace ${ns.name} are not known` };
+  if (get(pod.labels, LABEL_POD_INJECT) === 'false')
+    return { injected: false, rule: 'pod-label', because: `pod label ${LABEL_POD_INJECT}=false disables injection` };
+  if (ns.labels === undefined)
+    return {
+      injected: undefined,
+      rule: 'namespace-unknown',
+      because: `the labels of namespace ${ns.name} are not known`,
+    };
   const hook = selectingWebhook(ns.name, ns.labels, pod);
   if (!hook.selected) return { injected: false, rule: hook.rule, because: hook.because };
   const v = injectValue(pod);
   const where = `pod ${v.from} ${LABEL_POD_INJECT}=${v.value}`;
   switch (v.value) {
     case 'true':
-      return { injected: true, rule: hook.rule === 'object-selector' ? 'object-selector' : v.from === 'label' ? 'pod-label' : 'pod-annotation', revision: hook.revision, because: hook.rule === 'object-selector' ? hook.because : `${where} enables injection` };
+      return {
+        injected: true,
+        rule: hook.rule === 'object-selector' ? 'object-selector' : v.from === 'label' ? 'pod-label' : 'pod-annotation',
+        revision: hook.revision,
+        because: hook.rule === 'object-selector' ? hook.because : `${where} enables injection`,
+      };
     case 'false':
-      return { injected: false, rule: v.from === 'label' ? 'pod-label' : 'pod-annotation', because: `${where} disables injection` };
+      return {
+        injected: false,
+        rule: v.from === 'label' ? 'pod-label' : 'pod-annotation',
+        because: `${where} disables injection`,
+      };
     case '':
       // useDefault: the injector's policy, `enabled` by default.
       return { injected: true, rule: hook.rule, revision: hook.revision, because: hook.because };
     default:
       // "Invalid value ... Only 'true' and 'false' are accepted. Falling back to default injection policy."
-      return { injected: true, rule: 'invalid-value', revision: hook.revision, because: `${where} is not true or false, so Istio falls back to the default: ${hook.because}` };
+      return {
+        injected: true,
+        rule: 'invalid-value',
+        revision: hook.revision,
+        because: `${where} is not true or false, so Istio falls back to the default: ${hook.because}`,
+      };
   }
 }
 

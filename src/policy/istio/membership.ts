@@ -1,6 +1,12 @@
 // Mesh membership: a pod is meshed when it runs Istio's proxy or ztunnel captures it.
 import { ztunnelCapture, type CaptureDecision } from './ambient.js';
-import { runsIstioProxy, sidecarInjection, type InjectionDecision, type NamespaceFacts, type PodFacts } from './injection.js';
+import {
+  runsIstioProxy,
+  sidecarInjection,
+  type InjectionDecision,
+  type NamespaceFacts,
+  type PodFacts,
+} from './injection.js';
 
 export type Dataplane = 'sidecar' | 'ambient' | 'none';
 
@@ -30,10 +36,18 @@ export function podMembership(ns: NamespaceFacts, pod: PodFacts & { readonly spe
 /** PodFacts of a pod (or pod template) object. */
 export function podFacts(pod: unknown): PodFacts & { readonly spec?: unknown } {
   const o = typeof pod === 'object' && pod !== null ? (pod as { metadata?: unknown; spec?: unknown }) : {};
-  const meta = typeof o.metadata === 'object' && o.metadata !== null ? (o.metadata as { labels?: unknown; annotations?: unknown }) : {};
+  const meta =
+    typeof o.metadata === 'object' && o.metadata !== null
+      ? (o.metadata as { labels?: unknown; annotations?: unknown })
+      : {};
   const spec = typeof o.spec === 'object' && o.spec !== null ? (o.spec as { hostNetwork?: unknown }) : undefined;
-  const map = (v: unknown): Readonly<Record<string, unknown>> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const map = (v: unknown): Readonly<Record<string, unknown>> | undefined =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   const labels = map(meta.labels);
   const annotations = map(meta.annotations);
-  return { ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}), ...(spec ? { hostNetwork: spec.hostNetwork, spec } : {}) };
+  return {
+    ...(labels ? { labels } : {}),
+    ...(annotations ? { annotations } : {}),
+    ...(spec ? { hostNetwork: spec.hostNetwork, spec } : {}),
+  };
 }

@@ -28,7 +28,11 @@ export function workloadSelector(spec: unknown): Readonly<Record<string, string>
  * namespace-level; a selector outside the root namespace is workload-level; a selector policy in the
  * root namespace is never picked ("the one with selector and not in root namespace").
  */
-export function peerAuthenticationScope(namespace: string, spec: unknown, rootNamespace: string): PeerAuthenticationScope {
+export function peerAuthenticationScope(
+  namespace: string,
+  spec: unknown,
+  rootNamespace: string,
+): PeerAuthenticationScope {
   const selected = workloadSelector(spec) !== undefined;
   if (namespace === rootNamespace) return selected ? 'ignored' : 'mesh';
   return selected ? 'workload' : 'namespace';
@@ -149,7 +153,8 @@ export function effectiveMtls(index: PolicyIndex, namespace: string, labels: Lab
       const m: MtlsMode = mtlsMode(pm) ?? mode;
       if (m !== mode) ports[port] = m;
     }
-    if (Object.keys(wl.ports).length > 0 && !from.includes(`${wl.namespace}/${wl.name}`)) from.push(`${wl.namespace}/${wl.name}`);
+    if (Object.keys(wl.ports).length > 0 && !from.includes(`${wl.namespace}/${wl.name}`))
+      from.push(`${wl.namespace}/${wl.name}`);
   }
   return { mode, ports, weakest: weakest([mode, ...Object.values(ports)]), from };
 }
@@ -160,7 +165,12 @@ export function modeOnPort(e: EffectiveMtls, port: number): MtlsMode {
 }
 
 /** The same, from a list of policies: for one workload, or a test. */
-export function composePeerAuthentication(policies: readonly PeerAuthn[], rootNamespace: string, namespace: string, labels: Labels): EffectiveMtls {
+export function composePeerAuthentication(
+  policies: readonly PeerAuthn[],
+  rootNamespace: string,
+  namespace: string,
+  labels: Labels,
+): EffectiveMtls {
   return effectiveMtls(indexPolicies(policies, rootNamespace), namespace, labels);
 }
 

@@ -43,7 +43,9 @@ function list(v: unknown): readonly ContainerLike[] {
 export function proxyImage(spec: unknown): string | undefined {
   if (typeof spec !== 'object' || spec === null) return undefined;
   const s = spec as { containers?: unknown; initContainers?: unknown };
-  const c = list(s.containers).find((x) => x.name === PROXY_CONTAINER) ?? list(s.initContainers).find((x) => x.name === PROXY_CONTAINER && x.restartPolicy === 'Always');
+  const c =
+    list(s.containers).find((x) => x.name === PROXY_CONTAINER) ??
+    list(s.initContainers).find((x) => x.name === PROXY_CONTAINER && x.restartPolicy === 'Always');
   return typeof c?.image === 'string' ? c.image : undefined;
 }
 

@@ -4,12 +4,21 @@ import { DEFAULTS, POLICY_GROUP } from './names.js';
 import { field, isObj } from './read.js';
 
 /** policy-controller/k8s/index/src/defaults.rs DefaultPolicy, by the names it parses. */
-export const DEFAULT_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-unauthenticated', 'cluster-authenticated', 'deny', 'audit'] as const;
+export const DEFAULT_POLICIES = [
+  'all-unauthenticated',
+  'all-authenticated',
+  'cluster-unauthenticated',
+  'cluster-authenticated',
+  'deny',
+  'audit',
+] as const;
 export type DefaultPolicy = (typeof DEFAULT_POLICIES)[number];
 
 /** defaults.rs DefaultPolicy::from_str: exact, case-sensitive names; anything else is an error. */
 export function parseDefaultPolicy(v: unknown): DefaultPolicy | undefined {
-  return typeof v === 'string' && (DEFAULT_POLICIES as readonly string[]).includes(v) ? (v as DefaultPolicy) : undefined;
+  return typeof v === 'string' && (DEFAULT_POLICIES as readonly string[]).includes(v)
+    ? (v as DefaultPolicy)
+    : undefined;
 }
 
 /**
@@ -60,7 +69,12 @@ function cidrsOf(list: unknown): string[] {
 }
 
 export type ParsedServerAuthorization =
-  | { readonly ok: true; readonly name: string; readonly server: { readonly name: string } | { readonly selector: unknown }; readonly authorization: Authorization }
+  | {
+      readonly ok: true;
+      readonly name: string;
+      readonly server: { readonly name: string } | { readonly selector: unknown };
+      readonly authorization: Authorization;
+    }
   | { readonly ok: false; readonly name: string; readonly error: string };
 
 /**
@@ -79,10 +93,12 @@ export function parseServerAuthorization(obj: unknown): ParsedServerAuthorizatio
   const nets = cidrsOf(field(client, 'networks'));
   const networks = nets.length > 0 ? nets : 'cluster';
   const ref: AuthorizationRef = { kind: 'ServerAuthorization', name };
-  if (field(client, 'unauthenticated') === true) return { ok: true, name, server, authorization: { ref, authentication: 'unauthenticated', networks } };
+  if (field(client, 'unauthenticated') === true)
+    return { ok: true, name, server, authorization: { ref, authentication: 'unauthenticated', networks } };
   const mtls = field(client, 'meshTLS');
   if (!isObj(mtls)) return { ok: false, name, error: 'no client authentication configured' };
-  if (field(mtls, 'unauthenticatedTLS') === true) return { ok: true, name, server, authorization: { ref, authentication: 'tls-unauthenticated', networks } };
+  if (field(mtls, 'unauthenticatedTLS') === true)
+    return { ok: true, name, server, authorization: { ref, authentication: 'tls-unauthenticated', networks } };
   const ids = field(mtls, 'identities');
   const sas = field(mtls, 'serviceAccounts');
   const count = (Array.isArray(ids) ? ids.length : 0) + (Array.isArray(sas) ? sas.length : 0);
@@ -95,10 +111,17 @@ export function targetsKind(ref: unknown, group: string, kind: string): boolean 
   const g = field(ref, 'group');
   const k = field(ref, 'kind');
   const refGroup = typeof g === 'string' && g !== '' ? g : 'core';
-  return typeof k === 'string' && refGroup.toLowerCase() === (group === '' ? 'core' : group).toLowerCase() && k.toLowerCase() === kind.toLowerCase();
+  return (
+    typeof k === 'string' &&
+    refGroup.toLowerCase() === (group === '' ? 'core' : group).toLowerCase() &&
+    k.toLowerCase() === kind.toLowerCase()
+  );
 }
 
-export type PolicyTarget = { readonly kind: 'Server'; readonly name: string } | { readonly kind: 'Namespace' } | { readonly kind: 'HTTPRoute' | 'GRPCRoute'; readonly group: string; readonly name: string };
+export type PolicyTarget =
+  | { readonly kind: 'Server'; readonly name: string }
+  | { readonly kind: 'Namespace' }
+  | { readonly kind: 'HTTPRoute' | 'GRPCRoute'; readonly group: string; readonly name: string };
 
 export interface AuthenticationRef {
   readonly kind: 'MeshTLSAuthentication' | 'NetworkAuthentication' | 'ServiceAccount';
@@ -107,7 +130,12 @@ export interface AuthenticationRef {
 }
 
 export type ParsedAuthorizationPolicy =
-  | { readonly ok: true; readonly name: string; readonly target: PolicyTarget; readonly authentications: readonly AuthenticationRef[] }
+  | {
+      readonly ok: true;
+      readonly name: string;
+      readonly target: PolicyTarget;
+      readonly authentications: readonly AuthenticationRef[];
+    }
   | { readonly ok: false; readonly name: string; readonly error: string };
 
 /** policy-controller/k8s/index/src/inbound/authorization_policy.rs Spec::try_from: target and authentication kinds. */
@@ -120,8 +148,10 @@ export function parseAuthorizationPolicy(obj: unknown): ParsedAuthorizationPolic
   let target: PolicyTarget;
   if (targetsKind(t, POLICY_GROUP, 'Server')) target = { kind: 'Server', name: tname };
   else if (targetsKind(t, '', 'Namespace')) target = { kind: 'Namespace' };
-  else if (targetsKind(t, POLICY_GROUP, 'HTTPRoute') || targetsKind(t, 'gateway.networking.k8s.io', 'HTTPRoute')) target = { kind: 'HTTPRoute', group: String(field(t, 'group') ?? ''), name: tname };
-  else if (targetsKind(t, 'gateway.networking.k8s.io', 'GRPCRoute')) target = { kind: 'GRPCRoute', group: String(field(t, 'group') ?? ''), name: tname };
+  else if (targetsKind(t, POLICY_GROUP, 'HTTPRoute') || targetsKind(t, 'gateway.networking.k8s.io', 'HTTPRoute'))
+    target = { kind: 'HTTPRoute', group: String(field(t, 'group') ?? ''), name: tname };
+  else if (targetsKind(t, 'gateway.networking.k8s.io', 'GRPCRoute'))
+    target = { kind: 'GRPCRoute', group: String(field(t, 'group') ?? ''), name: tname };
   else return { ok: false, name, error: `unsupported authorization target type: ${String(field(t, 'kind'))}` };
   const refs = field(spec, 'requiredAuthenticationRefs');
   const authentications: AuthenticationRef[] = [];
@@ -130,8 +160,10 @@ export function parseAuthorizationPolicy(obj: unknown): ParsedAuthorizationPolic
     const ns = field(r, 'namespace');
     if (typeof rname !== 'string') return { ok: false, name, error: 'an authentication ref has no name' };
     const base = { name: rname, ...(typeof ns === 'string' ? { namespace: ns } : {}) };
-    if (targetsKind(r, POLICY_GROUP, 'MeshTLSAuthentication')) authentications.push({ kind: 'MeshTLSAuthentication', ...base });
-    else if (targetsKind(r, POLICY_GROUP, 'NetworkAuthentication')) authentications.push({ kind: 'NetworkAuthentication', ...base });
+    if (targetsKind(r, POLICY_GROUP, 'MeshTLSAuthentication'))
+      authentications.push({ kind: 'MeshTLSAuthentication', ...base });
+    else if (targetsKind(r, POLICY_GROUP, 'NetworkAuthentication'))
+      authentications.push({ kind: 'NetworkAuthentication', ...base });
     else if (targetsKind(r, '', 'ServiceAccount')) authentications.push({ kind: 'ServiceAccount', ...base });
     else return { ok: false, name, error: `unsupported authentication target: ${String(field(r, 'kind'))}` };
   }
@@ -139,7 +171,11 @@ export function parseAuthorizationPolicy(obj: unknown): ParsedAuthorizationPolic
 }
 
 /** Finds an authentication object by namespace and name; undefined when it does not exist. */
-export type AuthenticationLookup = (kind: 'MeshTLSAuthentication' | 'NetworkAuthentication', namespace: string, name: string) => unknown;
+export type AuthenticationLookup = (
+  kind: 'MeshTLSAuthentication' | 'NetworkAuthentication',
+  namespace: string,
+  name: string,
+) => unknown;
 
 /**
  * policy-controller/k8s/index/src/inbound/index.rs policy_client_authz: a MeshTLSAuthentication or a
@@ -149,31 +185,51 @@ export type AuthenticationLookup = (kind: 'MeshTLSAuthentication' | 'NetworkAuth
  * kind, or a MeshTLSAuthentication/NetworkAuthentication that does not exist, makes the policy illegal:
  * the index ignores it (authorizes nothing).
  */
-export function authorizationPolicyAuthorization(ap: Extract<ParsedAuthorizationPolicy, { ok: true }>, namespace: string, lookup: AuthenticationLookup): { ok: true; authorization: Authorization } | { ok: false; error: string } {
+export function authorizationPolicyAuthorization(
+  ap: Extract<ParsedAuthorizationPolicy, { ok: true }>,
+  namespace: string,
+  lookup: AuthenticationLookup,
+): { ok: true; authorization: Authorization } | { ok: false; error: string } {
   const ref: AuthorizationRef = { kind: 'AuthorizationPolicy', name: ap.name };
   let identities = false;
   let networks: Authorization['networks'] | undefined;
   for (const a of ap.authentications) {
     const ns = a.namespace ?? namespace;
     if (a.kind === 'NetworkAuthentication') continue;
-    if (identities) return { ok: false, error: `policy must not include multiple ${a.kind === 'ServiceAccount' ? 'ServiceAccounts' : 'MeshTLSAuthentications'}` };
-    if (a.kind === 'MeshTLSAuthentication' && lookup('MeshTLSAuthentication', ns, a.name) === undefined) return { ok: false, error: `could not find MeshTLSAuthentication ${a.name} in namespace ${ns}` };
+    if (identities)
+      return {
+        ok: false,
+        error: `policy must not include multiple ${a.kind === 'ServiceAccount' ? 'ServiceAccounts' : 'MeshTLSAuthentications'}`,
+      };
+    if (a.kind === 'MeshTLSAuthentication' && lookup('MeshTLSAuthentication', ns, a.name) === undefined)
+      return { ok: false, error: `could not find MeshTLSAuthentication ${a.name} in namespace ${ns}` };
     identities = true;
   }
   for (const a of ap.authentications) {
     if (a.kind !== 'NetworkAuthentication') continue;
     const ns = a.namespace ?? namespace;
     const na = lookup('NetworkAuthentication', ns, a.name);
-    if (na === undefined) return { ok: false, error: `could not find NetworkAuthentication ${a.name} in namespace ${ns}` };
+    if (na === undefined)
+      return { ok: false, error: `could not find NetworkAuthentication ${a.name} in namespace ${ns}` };
     if (networks !== undefined) return { ok: false, error: 'policy must not include multiple NetworkAuthentications' };
     const cidrs = cidrsOf(field(field(na, 'spec'), 'networks'));
     // An empty list reaches the proxy as the clusterNetworks (grpc/src/inbound.rs to_authz).
     networks = cidrs.length > 0 ? cidrs : 'cluster';
   }
-  return { ok: true, authorization: { ref, authentication: identities ? 'tls-authenticated' : 'unauthenticated', networks: networks ?? ALL_NETWORKS } };
+  return {
+    ok: true,
+    authorization: {
+      ref,
+      authentication: identities ? 'tls-authenticated' : 'unauthenticated',
+      networks: networks ?? ALL_NETWORKS,
+    },
+  };
 }
 
 /** Networks as text for a report. */
-export function networksText(n: Authorization['networks'], clusterNetworks: readonly string[] = DEFAULTS.clusterNetworks): string {
+export function networksText(
+  n: Authorization['networks'],
+  clusterNetworks: readonly string[] = DEFAULTS.clusterNetworks,
+): string {
   return n === 'cluster' ? `cluster networks (${clusterNetworks.join(', ')})` : n.join(', ');
 }

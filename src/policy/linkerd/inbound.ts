@@ -91,7 +91,14 @@ export interface PolicyObjects {
   readonly routes: readonly unknown[];
 }
 
-export const NO_POLICY_OBJECTS: PolicyObjects = { servers: [], serverAuthorizations: [], authorizationPolicies: [], meshTLSAuthentications: [], networkAuthentications: [], routes: [] };
+export const NO_POLICY_OBJECTS: PolicyObjects = {
+  servers: [],
+  serverAuthorizations: [],
+  authorizationPolicies: [],
+  meshTLSAuthentications: [],
+  networkAuthentications: [],
+  routes: [],
+};
 
 export interface ClusterPolicy {
   /** proxy.defaultInboundPolicy as installed (ConfigMap linkerd-config); the policy controller's --default-policy. */
@@ -162,7 +169,9 @@ export function serversSelecting(pod: PodView, port: number, servers: readonly u
     return false;
   });
   const ts = (s: unknown): string => String(field(field(s, 'metadata'), 'creationTimestamp') ?? '');
-  hits.sort((a, b) => (ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0));
+  hits.sort((a, b) =>
+    ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0,
+  );
   return hits.map(nameOf);
 }
 
@@ -178,7 +187,12 @@ function routeSelectsServer(route: unknown, server: string): boolean {
  * inbound/workload.rs Settings::from_metadata), otherwise the cluster default; a port listed in
  * `proxy-require-identity-inbound-ports` turns an allowing default into its authenticated form.
  */
-export function inboundPolicy(pod: PodView, port: number, objects: PolicyObjects, cluster: ClusterPolicy): InboundPolicy {
+export function inboundPolicy(
+  pod: PodView,
+  port: number,
+  objects: PolicyObjects,
+  cluster: ClusterPolicy,
+): InboundPolicy {
   const ann = asMap(pod.annotations);
   const ignored: { kind: string; name: string; error: string }[] = [];
   const probes = httpProbePaths(pod.spec).get(port) ?? [];

@@ -1,5 +1,16 @@
 // Whether Linkerd's proxy-injector injects a pod, with the injector's own reasons.
-import { ADMISSION_WEBHOOKS, CNI_RESOURCE, CONTROL_PLANE_COMPONENT, INIT_CONTAINER, INJECT, INJECT_DISABLED, INJECT_ENABLED, INJECT_INGRESS, PROXY_CONTAINER, WEBHOOK_SKIPPED_NAMESPACES } from './names.js';
+import {
+  ADMISSION_WEBHOOKS,
+  CNI_RESOURCE,
+  CONTROL_PLANE_COMPONENT,
+  INIT_CONTAINER,
+  INJECT,
+  INJECT_DISABLED,
+  INJECT_ENABLED,
+  INJECT_INGRESS,
+  PROXY_CONTAINER,
+  WEBHOOK_SKIPPED_NAMESPACES,
+} from './names.js';
 import { asMap, containersOf, field, type AnnotationsLike } from './read.js';
 
 /**
@@ -26,7 +37,8 @@ export const REASON_TEXT: Readonly<Record<SkipReason | NotCalledReason, string>>
   injection_disable_annotation_present: `pod has the annotation "${INJECT}:${INJECT_DISABLED}"`,
   invalid_inject_annotation_at_workload: `invalid value for annotation "${INJECT}" at workload`,
   invalid_inject_annotation_at_ns: `invalid value for annotation "${INJECT}" at namespace`,
-  disabled_automount_service_account_token_account: 'automountServiceAccountToken set to "false", with Values.identity.serviceAccountTokenProjection set to "false"',
+  disabled_automount_service_account_token_account:
+    'automountServiceAccountToken set to "false", with Values.identity.serviceAccountTokenProjection set to "false"',
   namespace_not_selected: "the injector's webhook namespaceSelector leaves the namespace out",
   object_not_selected: "the injector's webhook objectSelector leaves the pod out",
 };
@@ -62,13 +74,17 @@ export interface AnnotationDecision {
  * otherwise the pod must enable. The pod's value is read from the pod (its template), never from
  * the Deployment's own metadata.
  */
-export function disabledByAnnotation(nsAnnotations: AnnotationsLike, podAnnotations: AnnotationsLike): AnnotationDecision {
+export function disabledByAnnotation(
+  nsAnnotations: AnnotationsLike,
+  podAnnotations: AnnotationsLike,
+): AnnotationDecision {
   const ns = asMap(nsAnnotations).get(INJECT);
   const pod = asMap(podAnnotations).get(INJECT);
   if (!injectValueValid(ns)) return { disabled: true, reason: 'invalid_inject_annotation_at_ns' };
   if (!injectValueValid(pod)) return { disabled: true, reason: 'invalid_inject_annotation_at_workload' };
   if (injectValueEnables(ns)) {
-    if (pod === INJECT_DISABLED) return { disabled: true, reason: 'injection_disable_annotation_present', at: 'workload' };
+    if (pod === INJECT_DISABLED)
+      return { disabled: true, reason: 'injection_disable_annotation_present', at: 'workload' };
     return { disabled: false, at: 'namespace' };
   }
   if (!injectValueEnables(pod)) return { disabled: true, reason: 'injection_enable_annotation_absent' };
@@ -98,8 +114,10 @@ export function existingSidecars(spec: unknown): ExistingSidecar[] {
     const img = image ?? '';
     if (name !== undefined && SIDECAR_NAMES.has(name)) out.push({ list, index, why: `named ${name}` });
     else if (SIDECAR_IMAGES.some((p) => img.startsWith(p))) out.push({ list, index, why: `image ${img}` });
-    else if (list === 'initContainers' && name !== undefined && INIT_NAMES.has(name)) out.push({ list, index, why: `named ${name}` });
-    else if (list === 'initContainers' && INIT_IMAGES.some((p) => img.startsWith(p))) out.push({ list, index, why: `image ${img}` });
+    else if (list === 'initContainers' && name !== undefined && INIT_NAMES.has(name))
+      out.push({ list, index, why: `named ${name}` });
+    else if (list === 'initContainers' && INIT_IMAGES.some((p) => img.startsWith(p)))
+      out.push({ list, index, why: `image ${img}` });
   }
   return out;
 }
@@ -123,15 +141,22 @@ export interface InjectionVerdict {
  * (only when token projection is off; the webhook origin also counts a pod without the token mount).
  * UDP ports do not stop the webhook (they only fail `linkerd inject`: ThrowInjectError).
  */
-export function injectionVerdict(nsAnnotations: AnnotationsLike, podAnnotations: AnnotationsLike, spec: unknown, settings: InjectorSettings = {}): InjectionVerdict {
+export function injectionVerdict(
+  nsAnnotations: AnnotationsLike,
+  podAnnotations: AnnotationsLike,
+  spec: unknown,
+  settings: InjectorSettings = {},
+): InjectionVerdict {
   const reasons: SkipReason[] = [];
   if (field(spec, 'hostNetwork') === true) reasons.push('host_network_enabled');
   if (existingSidecars(spec).length > 0) reasons.push('sidecar_already_exists');
   const ann = disabledByAnnotation(nsAnnotations, podAnnotations);
   if (ann.disabled && ann.reason) reasons.push(ann.reason);
   const projection = settings.serviceAccountTokenProjection ?? true;
-  if (!projection && field(spec, 'automountServiceAccountToken') === false) reasons.push('disabled_automount_service_account_token_account');
-  const ingress = !ann.disabled && (asMap(podAnnotations).get(INJECT) ?? asMap(nsAnnotations).get(INJECT)) === INJECT_INGRESS;
+  if (!projection && field(spec, 'automountServiceAccountToken') === false)
+    reasons.push('disabled_automount_service_account_token_account');
+  const ingress =
+    !ann.disabled && (asMap(podAnnotations).get(INJECT) ?? asMap(nsAnnotations).get(INJECT)) === INJECT_INGRESS;
   return { inject: reasons.length === 0, reasons, ...(ann.at ? { at: ann.at } : {}), ingress };
 }
 
@@ -141,8 +166,13 @@ export function injectionVerdict(nsAnnotations: AnnotationsLike, podAnnotations:
  * a namespace LABELLED `config.linkerd.io/admission-webhooks: disabled`, and the pod carries
  * neither `linkerd.io/control-plane-component` nor `linkerd.io/cni-resource` (any value).
  */
-export function webhookSelects(namespace: string, nsLabels: AnnotationsLike, podLabels: AnnotationsLike): NotCalledReason | undefined {
-  if (WEBHOOK_SKIPPED_NAMESPACES.includes(namespace) || asMap(nsLabels).get(ADMISSION_WEBHOOKS) === 'disabled') return 'namespace_not_selected';
+export function webhookSelects(
+  namespace: string,
+  nsLabels: AnnotationsLike,
+  podLabels: AnnotationsLike,
+): NotCalledReason | undefined {
+  if (WEBHOOK_SKIPPED_NAMESPACES.includes(namespace) || asMap(nsLabels).get(ADMISSION_WEBHOOKS) === 'disabled')
+    return 'namespace_not_selected';
   const labels = asMap(podLabels);
   if (labels.has(CONTROL_PLANE_COMPONENT) || labels.has(CNI_RESOURCE)) return 'object_not_selected';
   return undefined;

@@ -14,7 +14,10 @@ export interface RedirectDefaults {
 
 export interface InboundSkip {
   /** The port ranges inbound redirection skips, each with why. */
-  readonly ports: readonly { readonly range: PortRange; readonly source: 'control-port' | 'admin-port' | 'skip-inbound-ports' | 'default-ignore' }[];
+  readonly ports: readonly {
+    readonly range: PortRange;
+    readonly source: 'control-port' | 'admin-port' | 'skip-inbound-ports' | 'default-ignore';
+  }[];
   /** Entries of skip-inbound-ports that proxy-init cannot parse (skipped, so they change nothing). */
   readonly invalid: readonly string[];
   /** Source CIDRs whose traffic skips the proxy on every port (skip-subnets). */
@@ -50,14 +53,26 @@ export function inboundSkip(annotations: AnnotationsLike, defaults: RedirectDefa
   if (admin >= 0 && admin <= 65535) ports.push({ range: { lo: admin, hi: admin }, source: 'admin-port' });
   const own = ann.get(A.skipInboundPorts);
   const list = parsePortList(own ?? defaults.ignoreInboundPorts ?? DEFAULTS.ignoreInboundPorts);
-  for (const range of list.ranges) ports.push({ range, source: own !== undefined ? 'skip-inbound-ports' : 'default-ignore' });
+  for (const range of list.ranges)
+    ports.push({ range, source: own !== undefined ? 'skip-inbound-ports' : 'default-ignore' });
   const subnetsText = ann.get(A.skipSubnets) ?? '';
-  const subnets = subnetsText.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return { ports, invalid: own !== undefined ? list.invalid : [], subnets, allSources: subnets.some((s) => ZERO_PREFIX.test(s)) };
+  const subnets = subnetsText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  return {
+    ports,
+    invalid: own !== undefined ? list.invalid : [],
+    subnets,
+    allSources: subnets.some((s) => ZERO_PREFIX.test(s)),
+  };
 }
 
 /** Whether inbound traffic to `port` reaches the app without the proxy (from some or all sources). */
-export function inboundSkipped(skip: InboundSkip, port: number): InboundSkip['ports'][number]['source'] | 'skip-subnets' | undefined {
+export function inboundSkipped(
+  skip: InboundSkip,
+  port: number,
+): InboundSkip['ports'][number]['source'] | 'skip-subnets' | undefined {
   const hit = skip.ports.find((p) => inRanges(port, [p.range]));
   if (hit) return hit.source;
   return skip.subnets.length > 0 ? 'skip-subnets' : undefined;

@@ -1,5 +1,14 @@
 // Whether a pod is in the mesh, and the proxy settings read from its annotations.
-import { A, CONTROL_PLANE_NS, CREATED_BY, CREATED_BY_CLI, CREATED_BY_INJECTOR, INHERITED_FROM_NAMESPACE, PROXY_CONTAINER, PROXY_VERSION } from './names.js';
+import {
+  A,
+  CONTROL_PLANE_NS,
+  CREATED_BY,
+  CREATED_BY_CLI,
+  CREATED_BY_INJECTOR,
+  INHERITED_FROM_NAMESPACE,
+  PROXY_CONTAINER,
+  PROXY_VERSION,
+} from './names.js';
 import { asMap, containersOf, field, type AnnotationsLike } from './read.js';
 import { parseGoBool } from './parse.js';
 
@@ -77,7 +86,10 @@ export function nativeSidecarSetting(annotations: AnnotationsLike): NativeSideca
  * list that the pod lacks (pkg/inject/inject.go AppendNamespaceAnnotations, GetConfigOverride).
  * This holds at injection only; a later namespace edit never reaches a running pod.
  */
-export function annotationsAtInjection(nsAnnotations: AnnotationsLike, podAnnotations: AnnotationsLike): ReadonlyMap<string, string> {
+export function annotationsAtInjection(
+  nsAnnotations: AnnotationsLike,
+  podAnnotations: AnnotationsLike,
+): ReadonlyMap<string, string> {
   const pod = asMap(podAnnotations);
   const ns = asMap(nsAnnotations);
   const out = new Map(pod);

@@ -51,7 +51,13 @@ export function containersOf(spec: unknown): ContainerRef[] {
       if (!isObj(c)) return;
       const name = field(c, 'name');
       const image = field(c, 'image');
-      out.push({ list, index, c, name: typeof name === 'string' ? name : undefined, image: typeof image === 'string' ? image : undefined });
+      out.push({
+        list,
+        index,
+        c,
+        name: typeof name === 'string' ? name : undefined,
+        image: typeof image === 'string' ? image : undefined,
+      });
     });
   }
   return out;

@@ -44,8 +44,17 @@ export async function waitForPods(ns: string, selector: string, timeoutMs = 90_0
     const pods = await listPods(ns, selector);
     if (pods.length > 0) return pods;
     if (Date.now() > deadline) {
-      const ev = await kubectl(['get', 'events', '-n', ns, '-o', 'custom-columns=OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message']);
-      throw new Error(`no pod matching ${selector} in ${ns} after ${timeoutMs / 1000} s; events:\n${ev.stdout}${ev.stderr}`);
+      const ev = await kubectl([
+        'get',
+        'events',
+        '-n',
+        ns,
+        '-o',
+        'custom-columns=OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message',
+      ]);
+      throw new Error(
+        `no pod matching ${selector} in ${ns} after ${timeoutMs / 1000} s; events:\n${ev.stdout}${ev.stderr}`,
+      );
     }
     await sleep(500);
   }
@@ -77,7 +86,9 @@ export function proxyOf(pod: PodLike): Proxy {
 }
 
 /** Istio's `sidecar.istio.io/status` annotation, parsed (the injector writes JSON). */
-export function sidecarStatus(pod: PodLike): { containers?: string[]; initContainers?: string[]; revision?: string } | undefined {
+export function sidecarStatus(
+  pod: PodLike,
+): { containers?: string[]; initContainers?: string[]; revision?: string } | undefined {
   const raw = pod.metadata.annotations?.['sidecar.istio.io/status'];
   if (raw === undefined) return undefined;
   try {
@@ -107,7 +118,13 @@ export function auditCreates(resource: string, ns: string): AuditEvent[] {
     } catch {
       continue;
     }
-    if (ev.stage === 'ResponseComplete' && ev.verb === 'create' && ev.objectRef?.resource === resource && ev.objectRef.namespace === ns && !ev.objectRef.subresource) {
+    if (
+      ev.stage === 'ResponseComplete' &&
+      ev.verb === 'create' &&
+      ev.objectRef?.resource === resource &&
+      ev.objectRef.namespace === ns &&
+      !ev.objectRef.subresource
+    ) {
       out.push(ev);
     }
   }

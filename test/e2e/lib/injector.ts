@@ -25,7 +25,10 @@ interface Review {
   request: {
     uid: string;
     namespace?: string;
-    object: { metadata?: { name?: string; generateName?: string; labels?: Record<string, string> }; spec?: { initContainers?: unknown[] } };
+    object: {
+      metadata?: { name?: string; generateName?: string; labels?: Record<string, string> };
+      spec?: { initContainers?: unknown[] };
+    };
   };
 }
 

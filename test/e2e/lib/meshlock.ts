@@ -58,7 +58,10 @@ export function certs(): Promise<Certs> {
     const files = readdirSync(dir);
     const pick = (names: string[], what: string): string => {
       const f = names.find((n) => files.includes(n));
-      if (!f) throw new Error(`meshlock certs init wrote no ${what} (looked for ${names.join(', ')}; got ${files.join(', ')})`);
+      if (!f)
+        throw new Error(
+          `meshlock certs init wrote no ${what} (looked for ${names.join(', ')}; got ${files.join(', ')})`,
+        );
       return join(dir, f);
     };
     const caFile = pick(CA_NAMES, 'CA certificate');
@@ -93,13 +96,20 @@ export async function serve(config: Manifest, opts: { port?: number; namespace?:
   writeFileSync(configFile, stringify(config));
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const args = [
-    CLI, 'serve',
-    '--host', '127.0.0.1',
-    '--port', String(port),
-    '--tls-cert', c.certFile,
-    '--tls-key', c.keyFile,
-    '--config', configFile,
-    '--metrics-port', String(metricsPort),
+    CLI,
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--tls-cert',
+    c.certFile,
+    '--tls-key',
+    c.keyFile,
+    '--config',
+    configFile,
+    '--metrics-port',
+    String(metricsPort),
   ];
   // POD_NAMESPACE as the Deployment sets it in a cluster: meshlock's own namespace.
   const env = { ...process.env, ...(opts.namespace ? { POD_NAMESPACE: opts.namespace } : {}) };
@@ -187,7 +197,9 @@ export function renderDeploy(): Promise<Deploy> {
   deployOnce ??= (async () => {
     const dir = join(REPO_ROOT, 'deploy');
     if (!existsSync(join(dir, 'kustomization.yaml')) && !existsSync(join(dir, 'kustomization.yml'))) {
-      throw new Error(`${dir}/kustomization.yaml is missing: the e2e installs meshlock's webhook configurations from deploy/`);
+      throw new Error(
+        `${dir}/kustomization.yaml is missing: the e2e installs meshlock's webhook configurations from deploy/`,
+      );
     }
     const r = await kubectl(['kustomize', dir]);
     if (r.code !== 0) throw new Error(`kubectl kustomize deploy failed: ${describeRun(r)}`);
@@ -249,8 +261,12 @@ export async function install(config: Manifest): Promise<Installed> {
   await ensureNamespace(deploy.namespace);
   await ensureNamespace(String(config.rootNamespace ?? 'istio-system'));
   const server = await serve(config, { namespace: deploy.namespace });
-  const applyConfigs: Installed['applyConfigs'] = async (kinds = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) => {
-    const chosen = [...deploy.mutating, ...deploy.validating].filter((o) => kinds.includes(o.kind as (typeof kinds)[number]));
+  const applyConfigs: Installed['applyConfigs'] = async (
+    kinds = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'],
+  ) => {
+    const chosen = [...deploy.mutating, ...deploy.validating].filter((o) =>
+      kinds.includes(o.kind as (typeof kinds)[number]),
+    );
     const r = await apply(aimAt(chosen, server.port, c.caPem));
     if (r.code !== 0) throw new Error(`applying the webhook configurations failed: ${describeRun(r)}`);
   };

@@ -8,10 +8,20 @@ export function peerAuth(
   spec: Record<string, unknown>,
   version: 'v1' | 'v1beta1' = 'v1',
 ): Manifest {
-  return { apiVersion: `security.istio.io/${version}`, kind: 'PeerAuthentication', metadata: { name, namespace }, spec };
+  return {
+    apiVersion: `security.istio.io/${version}`,
+    kind: 'PeerAuthentication',
+    metadata: { name, namespace },
+    spec,
+  };
 }
 
-export function destinationRule(namespace: string, name: string, spec: Record<string, unknown>, version = 'v1'): Manifest {
+export function destinationRule(
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+  version = 'v1',
+): Manifest {
   return { apiVersion: `networking.istio.io/${version}`, kind: 'DestinationRule', metadata: { name, namespace }, spec };
 }
 
@@ -94,7 +104,9 @@ export function assertDenied(t: Test, r: Run, kind: string, name: string, rules:
     { output: describeRun(r) },
   );
   for (const rule of rules) {
-    t.match(r.stderr, new RegExp(`- \\[${esc(rule)}\\] .+Fix: `), `${what} (line for [${rule}])`, { output: describeRun(r) });
+    t.match(r.stderr, new RegExp(`- \\[${esc(rule)}\\] .+Fix: `), `${what} (line for [${rule}])`, {
+      output: describeRun(r),
+    });
   }
 }
 
@@ -104,7 +116,10 @@ export function assertAllowed(t: Test, r: Run, what: string, warnRules: string[]
   t.notMatch(r.output, /meshlock denied/, `${what}: no denial printed`, { output: describeRun(r) });
   for (const rule of warnRules) {
     // kubectl prints admission warnings on stderr as "Warning: <text>".
-    t.match(r.stderr, new RegExp(`Warning: ${esc(rule)}\\b`), `${what}: warning for ${rule}`, { output: describeRun(r) });
+    t.match(r.stderr, new RegExp(`Warning: ${esc(rule)}\\b`), `${what}: warning for ${rule}`, {
+      output: describeRun(r),
+    });
   }
-  if (warnRules.length === 0) t.notMatch(r.stderr, /Warning: [a-z]+-[a-z-]+/, `${what}: no meshlock warning`, { output: describeRun(r) });
+  if (warnRules.length === 0)
+    t.notMatch(r.stderr, /Warning: [a-z]+-[a-z-]+/, `${what}: no meshlock warning`, { output: describeRun(r) });
 }
