@@ -1,6 +1,14 @@
 // The audit's view of a cluster: objects sorted by kind, from a dump or from a live listing. Pure.
+// Objects enter only through addToInventory, which keeps an object only when its metadata has the
+// shape KObj states (a dump can hold anything); the others are listed as unreadable.
 import { groupOf } from '../policy/index.js';
 
+/**
+ * An object as the audit reads it: the API's shape, of which addToInventory has checked the
+ * metadata (strings where the API has strings). The rest (spec, status) is read field by field as
+ * unknown data. Not client-node's V1ObjectMeta: that types creationTimestamp as a Date, while the
+ * audit holds the JSON as listed or read.
+ */
 export type KObj = {
   apiVersion?: string;
   kind?: string;
@@ -41,6 +49,15 @@ export interface Inventory {
   readonly linkerd: LinkerdObjects;
   /** Everything else, kept only to be counted. */
   readonly other: number;
+  /** Objects of a kind the audit reads whose metadata it cannot read: reported, never skipped silently. */
+  readonly unreadable: UnreadableObject[];
+}
+
+export interface UnreadableObject {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly problem: string;
 }
 
 export interface LinkerdObjects {
@@ -102,8 +119,44 @@ export function emptyInventory(): Inventory {
       routes: [],
     },
     other: 0,
+    unreadable: [],
   };
 }
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isRec = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What in an object's metadata is not what the API would give (strings, string maps, owner references), if anything. */
+export function metadataProblem(o: Record<string, unknown>): string | undefined {
+  if (o['apiVersion'] !== undefined && !isStr(o['apiVersion'])) return 'apiVersion is not a string';
+  const m = o['metadata'];
+  if (m === undefined) return undefined;
+  if (!isRec(m)) return 'metadata is not an object';
+  for (const k of ['name', 'generateName', 'namespace', 'uid', 'creationTimestamp', 'deletionTimestamp']) {
+    if (m[k] !== undefined && m[k] !== null && !isStr(m[k])) return `metadata.${k} is not a string`;
+  }
+  for (const k of ['labels', 'annotations']) {
+    const map = m[k];
+    if (map === undefined || map === null) continue;
+    if (!isRec(map)) return `metadata.${k} is not a map`;
+    const bad = Object.entries(map).find(([, v]) => !isStr(v));
+    if (bad) return `metadata.${k}["${bad[0]}"] is not a string`;
+  }
+  const refs = m['ownerReferences'];
+  if (refs !== undefined && refs !== null) {
+    if (!Array.isArray(refs)) return 'metadata.ownerReferences is not a list';
+    for (const r of refs as unknown[]) {
+      if (!isRec(r)) return 'an ownerReference is not an object';
+      for (const k of ['kind', 'name', 'uid', 'apiVersion'])
+        if (r[k] !== undefined && !isStr(r[k])) return `ownerReference.${k} is not a string`;
+      if (r['controller'] !== undefined && typeof r['controller'] !== 'boolean')
+        return 'ownerReference.controller is not a boolean';
+    }
+  }
+  return undefined;
+}
+
+const text = (v: unknown): string => (isStr(v) ? v : '?');
 
 /** Sorts objects into an inventory; unknown kinds are counted, not kept. */
 export function addToInventory(inv: Inventory, objects: Iterable<unknown>, defaultNamespace = 'default'): Inventory {
@@ -111,6 +164,22 @@ export function addToInventory(inv: Inventory, objects: Iterable<unknown>, defau
   for (const raw of objects) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       other++;
+      continue;
+    }
+    const rec = raw as Record<string, unknown>;
+    if (!isStr(rec['kind'])) {
+      other++;
+      continue;
+    }
+    const problem = metadataProblem(rec);
+    if (problem !== undefined) {
+      const meta = isRec(rec['metadata']) ? rec['metadata'] : {};
+      inv.unreadable.push({
+        kind: rec['kind'],
+        namespace: text(meta['namespace']),
+        name: text(meta['name'] ?? meta['generateName']),
+        problem,
+      });
       continue;
     }
     const o = raw as KObj;

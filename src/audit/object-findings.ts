@@ -77,6 +77,21 @@ export function objectFindings(
     }
     return result;
   };
+  // Fail closed: an object the audit cannot read is an error finding, not a pass.
+  for (const u of inv.unreadable) {
+    if (u.namespace !== '?' && u.namespace !== '' && !wanted(u.namespace)) continue;
+    findings.push({
+      rule: 'malformed-object',
+      severity: 'error',
+      mode: 'audit',
+      namespace: u.namespace === '?' ? '' : u.namespace,
+      kind: u.kind,
+      name: u.name,
+      message: `the audit cannot read it: ${u.problem}`,
+      fix: 'give its metadata the types the Kubernetes API gives (strings, maps of strings)',
+      controls: controlsFor('malformed-object'),
+    });
+  }
   for (const n of inv.namespaces) judge(n, undefined);
   for (const o of [...inv.linkerd.servers, ...inv.linkerd.serverAuthorizations, ...inv.linkerd.authorizationPolicies])
     judge(o, undefined);
@@ -88,7 +103,7 @@ export function objectFindings(
       destinationRules.push({
         namespace: namespaceOf(dr),
         name: nameOf(dr),
-        host: typeof host === 'string' ? host : String(host),
+        host: typeof host === 'string' ? host : (JSON.stringify(host) ?? String(host)),
         rule: f.rule,
         message: f.message,
       });

@@ -91,12 +91,31 @@ function structural(input: EngineInput): Violation | undefined {
   return undefined;
 }
 
-/** Raw violations of every rule for the object, before exemptions and modes. */
+/**
+ * Raw violations of every rule for the object, before exemptions and modes. Fails closed: an object
+ * the rules cannot read (a field of a type no rule expected) is a malformed-object violation, never
+ * an exception that would make the webhook answer with an error instead of a decision.
+ */
 export function violationsOf(input: EngineInput, ctx: EngineContext): Violation[] {
   const family = familyOf(input.group, input.kind);
   if (family === undefined) return [];
   const broken = structural(input);
   if (broken) return [broken];
+  try {
+    return familyViolations(input, ctx, family);
+  } catch (err) {
+    return [
+      {
+        rule: 'malformed-object',
+        severity: 'error',
+        message: `meshlock cannot read this ${input.kind}: ${err instanceof Error ? err.message : 'unreadable value'}`,
+        fix: 'give every field the type the Kubernetes API gives it (numbers for ids and ports, strings for names and labels)',
+      },
+    ];
+  }
+}
+
+function familyViolations(input: EngineInput, ctx: EngineContext, family: Family): Violation[] {
   // System namespaces are out of scope for namespaces and pods; PeerAuthentication and
   // DestinationRule rules apply in every namespace, the root namespace included.
   const inScope = !isSystemNamespace(ctx.config, input.namespace);
@@ -239,8 +258,19 @@ export function validate(input: EngineInput, ctx: EngineContext): ValidationResu
   return judge(input, ctx, violations, preExisting(violations, before, oldObject, input.object));
 }
 
-/** The mutating decision: JSON Patch operations of every mutation that applies, in order. */
+/**
+ * The mutating decision: JSON Patch operations of every mutation that applies, in order. An object
+ * the mutations cannot read is not patched; the validating webhook denies it as malformed-object.
+ */
 export function mutate(input: EngineInput, ctx: EngineContext): MutationResult {
+  try {
+    return mutations(input, ctx);
+  } catch {
+    return NO_MUTATION;
+  }
+}
+
+function mutations(input: EngineInput, ctx: EngineContext): MutationResult {
   const family = familyOf(input.group, input.kind);
   if (family !== 'namespace' && family !== 'pod') return NO_MUTATION;
   if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return NO_MUTATION;

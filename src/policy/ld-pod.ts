@@ -1,7 +1,7 @@
 // Linkerd 2: pods and pod templates (docs/POLICY-LINKERD.md (b)). Every Linkerd fact comes from
 // the model in ./linkerd; this file only turns its answers into violations.
 import { isJobLike } from './mutations.js';
-import { field, isObj, join, show, stringMap } from './object.js';
+import { field, idNumber, isObj, join, show, stringMap } from './object.js';
 import type { Template } from './pod.js';
 import {
   A,
@@ -160,7 +160,7 @@ function checkContainers(t: Template, injected: ReadonlyMap<string, string>, out
       const sc = field(c, 'securityContext');
       const uid = field(sc, 'runAsUser') ?? field(podSc, 'runAsUser');
       const gid = field(sc, 'runAsGroup') ?? field(podSc, 'runAsGroup');
-      if (uid !== undefined && Number(uid) === proxyUid) {
+      if (uid !== undefined && idNumber(uid) === proxyUid) {
         out.push({
           rule: 'ld-proxy-uid',
           severity: 'error',
@@ -172,7 +172,7 @@ function checkContainers(t: Template, injected: ReadonlyMap<string, string>, out
           fix: 'run the container as another UID',
         });
       }
-      if (proxyGid !== undefined && gid !== undefined && Number(gid) === proxyGid) {
+      if (proxyGid !== undefined && gid !== undefined && idNumber(gid) === proxyGid) {
         out.push({
           rule: 'ld-proxy-uid',
           severity: 'error',

@@ -99,7 +99,17 @@ export function show(v: unknown): string {
   try {
     s = JSON.stringify(v) ?? String(v);
   } catch {
-    s = String(v);
+    s = '(unprintable value)';
   }
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/**
+ * A user or group id as the API gives it (a number; a string in a hand-written manifest); anything
+ * else is not an id (NaN). Number() of an object can throw ({"valueOf": ""}), so it is never called on one.
+ */
+export function idNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string') return Number(v);
+  return NaN;
 }

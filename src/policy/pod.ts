@@ -1,6 +1,6 @@
 // Pods and the pod templates of workload controllers: sidecar injection and traffic capture.
 import { parse as parseYaml } from 'yaml';
-import { field, isObj, join, show, stringMap, type Obj } from './object.js';
+import { field, idNumber, isObj, join, show, stringMap, type Obj } from './object.js';
 import {
   ANNOTATION_BYPASS_INBOUND,
   ANNOTATION_STATUS,
@@ -254,7 +254,7 @@ function checkContainers(t: Template, out: Violation[]): void {
     // Istio's iptables rules skip the proxy's group as well as its user (`--gid-owner 1337`), so a
     // container running with GID 1337 bypasses outbound capture just the same.
     const gid = field(sc, 'runAsGroup') ?? podGid;
-    if (gid !== undefined && Number(gid) === PROXY_UID && !(uid !== undefined && Number(uid) === PROXY_UID)) {
+    if (gid !== undefined && idNumber(gid) === PROXY_UID && !(uid !== undefined && idNumber(uid) === PROXY_UID)) {
       out.push({
         rule: 'pod-proxy-uid',
         severity: 'error',
@@ -266,7 +266,7 @@ function checkContainers(t: Template, out: Violation[]): void {
         fix: 'run the container with another group',
       });
     }
-    if (uid !== undefined && Number(uid) === PROXY_UID) {
+    if (uid !== undefined && idNumber(uid) === PROXY_UID) {
       out.push({
         rule: 'pod-proxy-uid',
         severity: 'error',

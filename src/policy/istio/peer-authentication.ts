@@ -16,11 +16,24 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * pilot/pkg/security/authn/policy_applier.go `ComposePeerAuthentication` treats `spec.Selector == nil
  * || len(spec.Selector.MatchLabels) == 0` as namespace- or mesh-level.
  */
+/**
+ * A value as text, as String() gives it; an object whose own toString or valueOf is not a function
+ * (JSON can carry {"toString": ""}) makes String() throw, so it is written as JSON instead.
+ */
+function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return String(v);
+  } catch {
+    return JSON.stringify(v) ?? '';
+  }
+}
+
 export function workloadSelector(spec: unknown): Readonly<Record<string, string>> | undefined {
   const selector = isRecord(spec) ? spec['selector'] : undefined;
   const ml = isRecord(selector) ? selector['matchLabels'] : undefined;
   if (!isRecord(ml) || Object.keys(ml).length === 0) return undefined;
-  return Object.fromEntries(Object.entries(ml).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)]));
+  return Object.fromEntries(Object.entries(ml).map(([k, v]) => [k, text(v)]));
 }
 
 /**
@@ -187,7 +200,7 @@ export function readPeerAuthentication(obj: unknown): PeerAuthn | undefined {
   if (isRecord(plm)) {
     for (const [port, setting] of Object.entries(plm)) {
       const m = isRecord(setting) ? setting['mode'] : undefined;
-      ports[port] = m === undefined || m === null ? undefined : String(m);
+      ports[port] = m === undefined || m === null ? undefined : text(m);
     }
   }
   const ts = meta['creationTimestamp'];
@@ -196,7 +209,7 @@ export function readPeerAuthentication(obj: unknown): PeerAuthn | undefined {
     name: typeof meta['name'] === 'string' ? meta['name'] : '',
     created: typeof ts === 'string' ? Date.parse(ts) : NaN,
     ...(selector ? { selector } : {}),
-    ...(rawMode === undefined || rawMode === null ? {} : { mode: String(rawMode) }),
+    ...(rawMode === undefined || rawMode === null ? {} : { mode: text(rawMode) }),
     // portLevelMtls counts only on a selector policy: ComposePeerAuthentication reads it from the workload policy alone.
     ...(selector && Object.keys(ports).length > 0 ? { ports } : {}),
   };

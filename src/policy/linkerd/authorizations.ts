@@ -1,7 +1,7 @@
 // Linkerd's inbound authorizations: default policies, ServerAuthorization and AuthorizationPolicy,
 // reduced to who may connect and whether they must present a mesh identity.
 import { DEFAULTS, POLICY_GROUP } from './names.js';
-import { field, isObj } from './read.js';
+import { field, isObj, text } from './read.js';
 
 /** policy-controller/k8s/index/src/defaults.rs DefaultPolicy, by the names it parses. */
 export const DEFAULT_POLICIES = [
@@ -84,7 +84,7 @@ export type ParsedServerAuthorization =
  * (policy-controller/grpc/src/inbound.rs to_authz). An illegal one is ignored by the index.
  */
 export function parseServerAuthorization(obj: unknown): ParsedServerAuthorization {
-  const name = String(field(field(obj, 'metadata'), 'name') ?? '');
+  const name = text(field(field(obj, 'metadata'), 'name') ?? '');
   const spec = field(obj, 'spec');
   const client = field(spec, 'client');
   const srv = field(spec, 'server');
@@ -140,7 +140,7 @@ export type ParsedAuthorizationPolicy =
 
 /** policy-controller/k8s/index/src/inbound/authorization_policy.rs Spec::try_from: target and authentication kinds. */
 export function parseAuthorizationPolicy(obj: unknown): ParsedAuthorizationPolicy {
-  const name = String(field(field(obj, 'metadata'), 'name') ?? '');
+  const name = text(field(field(obj, 'metadata'), 'name') ?? '');
   const spec = field(obj, 'spec');
   const t = field(spec, 'targetRef');
   const tname = field(t, 'name');
@@ -149,10 +149,10 @@ export function parseAuthorizationPolicy(obj: unknown): ParsedAuthorizationPolic
   if (targetsKind(t, POLICY_GROUP, 'Server')) target = { kind: 'Server', name: tname };
   else if (targetsKind(t, '', 'Namespace')) target = { kind: 'Namespace' };
   else if (targetsKind(t, POLICY_GROUP, 'HTTPRoute') || targetsKind(t, 'gateway.networking.k8s.io', 'HTTPRoute'))
-    target = { kind: 'HTTPRoute', group: String(field(t, 'group') ?? ''), name: tname };
+    target = { kind: 'HTTPRoute', group: text(field(t, 'group') ?? ''), name: tname };
   else if (targetsKind(t, 'gateway.networking.k8s.io', 'GRPCRoute'))
-    target = { kind: 'GRPCRoute', group: String(field(t, 'group') ?? ''), name: tname };
-  else return { ok: false, name, error: `unsupported authorization target type: ${String(field(t, 'kind'))}` };
+    target = { kind: 'GRPCRoute', group: text(field(t, 'group') ?? ''), name: tname };
+  else return { ok: false, name, error: `unsupported authorization target type: ${text(field(t, 'kind'))}` };
   const refs = field(spec, 'requiredAuthenticationRefs');
   const authentications: AuthenticationRef[] = [];
   for (const r of Array.isArray(refs) ? refs : []) {
@@ -165,7 +165,7 @@ export function parseAuthorizationPolicy(obj: unknown): ParsedAuthorizationPolic
     else if (targetsKind(r, POLICY_GROUP, 'NetworkAuthentication'))
       authentications.push({ kind: 'NetworkAuthentication', ...base });
     else if (targetsKind(r, '', 'ServiceAccount')) authentications.push({ kind: 'ServiceAccount', ...base });
-    else return { ok: false, name, error: `unsupported authentication target: ${String(field(r, 'kind'))}` };
+    else return { ok: false, name, error: `unsupported authentication target: ${text(field(r, 'kind'))}` };
   }
   return { ok: true, name, target, authentications };
 }

@@ -1,7 +1,7 @@
 // The effective inbound policy of one pod port, as Linkerd's policy controller computes it
 // (policy-controller/k8s/index/src/inbound/index.rs).
 import { A, POLICY_GROUP } from './names.js';
-import { asMap, containersOf, field, strings, type AnnotationsLike } from './read.js';
+import { asMap, containersOf, field, strings, text, type AnnotationsLike } from './read.js';
 import { parsePortSet } from './parse.js';
 import { selectorMatches } from './selectors.js';
 import {
@@ -142,7 +142,7 @@ export interface InboundPolicy {
 }
 
 function nameOf(o: unknown): string {
-  return String(field(field(o, 'metadata'), 'name') ?? '');
+  return text(field(field(o, 'metadata'), 'name') ?? '');
 }
 
 function nsOf(o: unknown): string | undefined {
@@ -168,7 +168,7 @@ export function serversSelecting(pod: PodView, port: number, servers: readonly u
     if (typeof p === 'string') return (named.get(p) ?? []).includes(port);
     return false;
   });
-  const ts = (s: unknown): string => String(field(field(s, 'metadata'), 'creationTimestamp') ?? '');
+  const ts = (s: unknown): string => text(field(field(s, 'metadata'), 'creationTimestamp') ?? '');
   hits.sort((a, b) =>
     ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0,
   );

@@ -62,3 +62,16 @@ export function containersOf(spec: unknown): ContainerRef[] {
   }
   return out;
 }
+
+/**
+ * A value as text, as String() gives it; an object whose own toString or valueOf is not a function
+ * (JSON can carry {"toString": ""}) makes String() throw, so it is written as JSON instead.
+ */
+export function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return String(v);
+  } catch {
+    return JSON.stringify(v) ?? '';
+  }
+}
