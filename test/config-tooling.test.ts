@@ -11,6 +11,7 @@ import t from 'tap';
 import { parse } from 'yaml';
 import { configJsonSchemaText } from '../src/config/index.js';
 import { repoRoot, runCli } from './lib/cli.js';
+import { skipUnless } from './lib/needs.js';
 
 const addFormats = addFormatsModule.default as unknown as (ajv: Ajv, formats: string[]) => Ajv;
 const SCHEMA_FILE = join(repoRoot, 'schema/config.schema.json');
@@ -112,6 +113,54 @@ t.test('bash completion completes commands, subcommands, flags and flag values',
   t.same(complete('meshlock audit --output j').sort(), ['json', 'junit']);
   t.ok(complete('meshlock check --').includes('--no-render'));
   t.same(complete('meshlock completion z'), ['zsh']);
+});
+
+t.test(
+  'fish completes commands, flags and flag values through the generated script',
+  { skip: skipUnless('fish') },
+  async (t) => {
+    const file = join(dir, 'meshlock-real.fish');
+    writeFileSync(file, runCli('main', ['completion', 'fish']).stdout);
+    // `complete -C LINE` asks fish for the completions of LINE, as pressing Tab would.
+    const complete = (line: string): string[] => {
+      const r = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C${JSON.stringify(line)}`], {
+        encoding: 'utf8',
+      });
+      t.equal(r.status, 0, `fish: ${r.stderr}`);
+      return r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[0] ?? '');
+    };
+    t.same(complete('meshlock che'), ['check']);
+    t.ok(complete('meshlock check --ou').includes('--output'), 'flags of the command');
+    t.same(complete('meshlock audit -o ').sort(), [
+      'html',
+      'json',
+      'junit',
+      'markdown',
+      'policyreport',
+      'sarif',
+      'text',
+    ]);
+    t.same(complete('meshlock completion ').sort(), ['bash', 'fish', 'zsh']);
+  },
+);
+
+t.test('zsh registers the completion and completes a command through it', { skip: skipUnless('zsh') }, async (t) => {
+  const file = join(dir, '_meshlock-real');
+  writeFileSync(file, runCli('main', ['completion', 'zsh']).stdout);
+  const script = [
+    `autoload -Uz compinit && compinit -u -d ${join(dir, 'zcompdump')}`,
+    `source ${file}`,
+    'print -r -- "registered: ${_comps[meshlock]}"',
+    // What zsh's bash-completion bridge hands the function when Tab is pressed after `meshlock che`.
+    'setopt ksharrays; COMP_WORDS=(meshlock che); COMP_CWORD=1; _meshlock; print -r -- "reply: ${COMPREPLY[*]}"',
+  ].join('\n');
+  const r = spawnSync('zsh', ['-f', '-c', script], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
+  t.equal(r.status, 0, `zsh: ${r.stderr}`);
+  t.match(r.stdout, /^registered: .*-F _meshlock$/m, 'compdef registered _meshlock for meshlock');
+  t.match(r.stdout, /^reply: check$/m, 'meshlock che<Tab> completes to check');
 });
 
 t.test('zsh and fish completion scripts are produced (and parse, where the shell is installed)', async (t) => {

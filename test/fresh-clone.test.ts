@@ -24,7 +24,7 @@ const skip =
 t.setTimeout(1_200_000);
 
 t.test(
-  'a clone without ../shared and without kubectl, Chromium or Helm passes npm test, skipping with reasons',
+  'a clone without ../shared and without kubectl, Chromium, Helm, zsh or fish passes npm test, skipping with reasons',
   { skip },
   async (t) => {
     const top = mkdtempSync(join(tmpdir(), 'meshlock-clone-'));
@@ -39,7 +39,8 @@ t.test(
     // full suite uses; HOME without the tool cache; no tool overrides, CI unset.
     const bin = join(top, 'bin');
     mkdirSync(bin);
-    const HIDDEN = /^(kubectl|kubectl-.*|helm|chromium.*|google-chrome.*|openssl|go|gofmt|node|nodejs|npm|npx)$/;
+    const HIDDEN =
+      /^(kubectl|kubectl-.*|helm|chromium.*|google-chrome.*|openssl|go|gofmt|node|nodejs|npm|npx|zsh|fish)$/;
     for (const dir of (process.env['PATH'] ?? '').split(delimiter).filter(Boolean)) {
       if (!existsSync(dir) || dir.includes('node_modules')) continue;
       for (const name of readdirSync(dir)) {
@@ -65,6 +66,7 @@ t.test(
     t.equal(r.status, 0, `npm test in the clone exits 0; its tail:\n${out.slice(-3000)}`);
     t.match(out, /# SKIP needs the external conformance corpus/, 'corpus tests say they are skipped and why');
     t.match(out, /# SKIP needs kubectl/, 'kubectl tests say they are skipped and why');
+    t.match(out, /# SKIP needs fish/, 'the fish completion test says it is skipped and why');
     t.notMatch(out, /^not ok/m, 'no failing test');
   },
 );

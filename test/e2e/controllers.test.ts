@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { clusterEnv } from './lib/cluster.js';
 import { apply, describeRun, getJson, kubectl, uniqueName, type Manifest } from './lib/kubectl.js';
 import { install, removeWebhooks, renderDeploy } from './lib/meshlock.js';
-import { assertDenied, deployment, namespace, peerAuth, pod } from './lib/objects.js';
+import { assertDenied, cronJob, deployment, namespace, peerAuth, pod } from './lib/objects.js';
 import {
   listPods,
   mutatedBy,
@@ -199,6 +199,41 @@ t.test("a Job's pod gets the native sidecar", { skip: NO_ISTIO, todo: NATIVE_SID
     containers: (p.spec.containers ?? []).map((c) => c.name),
   });
 });
+
+t.test(
+  "a CronJob's pod comes through meshlock: the CronJob controller makes the Job, the Job controller its pod",
+  { skip: NO_ISTIO },
+  async (t) => {
+    const ns = uniqueName('cron');
+    await kubectl(['create', 'namespace', ns]);
+    const c = cronJob(ns, 'nightly');
+    (c.spec as { schedule: string }).schedule = '* * * * *';
+    const r = await apply(c);
+    t.equal(r.code, 0, 'kubectl apply cronjob', { output: describeRun(r) });
+    // The CronJob controller starts a Job at the next minute boundary; its pod follows at once.
+    const [p] = await waitForPods(ns, 'batch.kubernetes.io/job-name', 150_000);
+    if (!p) return;
+    const owner = p.metadata.ownerReferences?.[0];
+    t.equal(owner?.kind, 'Job', 'created by the Job controller');
+    const jobObj = await getJson(['job', '-n', ns, String(owner?.name)]);
+    const jobOwner = (jobObj.metadata as { ownerReferences?: { kind?: string; name?: string }[] }).ownerReferences?.[0];
+    t.same([jobOwner?.kind, jobOwner?.name], ['CronJob', 'nightly'], 'the Job was made by the CronJob controller');
+    t.equal(
+      p.metadata.annotations?.['sidecar.istio.io/nativeSidecar'],
+      'true',
+      "meshlock's job-native-sidecar annotation",
+    );
+    assertInjected(t, p);
+    t.equal(proxyOf(p).kind, 'native-sidecar', 'istio-proxy runs as a native sidecar');
+    const created = await podCreate(t, ns);
+    t.equal(
+      created?.user,
+      'system:serviceaccount:kube-system:job-controller',
+      "created with the Job controller's credentials",
+    );
+    await kubectl(['delete', 'cronjob', '-n', ns, 'nightly', '--wait=false']);
+  },
+);
 
 t.test(
   'pre-existing violating objects: deleting them and removing the finalizer completes',

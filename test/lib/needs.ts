@@ -1,5 +1,5 @@
 // What a test needs beyond Node and npm: the external conformance corpus (../shared/conformance,
-// beside the repository, never in it) and tools (kubectl, Chromium, Helm). On a developer's machine
+// beside the repository, never in it) and tools (kubectl, Chromium, Helm, zsh, fish). On a developer's machine
 // a test whose need is missing is skipped with the reason, so a fresh clone passes `npm test`; with
 // CI=true (.ci/run installs everything) a missing need fails the file instead of hiding tests.
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ export const repoRoot = resolve(import.meta.dirname, '..', '..');
 export const corpusDir = resolve(repoRoot, '../shared/conformance');
 export const inCi = process.env['CI'] === 'true';
 
-export type Need = 'corpus' | 'kubectl' | 'chromium' | 'helm';
+export type Need = 'corpus' | 'kubectl' | 'chromium' | 'helm' | 'zsh' | 'fish';
 
 function onPath(cmd: string): string | undefined {
   for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
@@ -58,6 +58,10 @@ export function locate(need: Need): string | undefined {
       p = process.env['HELM'] ?? cached('helm-', 'helm') ?? onPath('helm');
       if (p && spawnSync(p, ['version', '--short'], { encoding: 'utf8' }).status !== 0) p = undefined;
       break;
+    case 'zsh':
+    case 'fish':
+      p = onPath(need);
+      break;
   }
   found.set(need, p);
   return p;
@@ -68,6 +72,8 @@ const HOW: Record<Need, string> = {
   kubectl: 'kubectl on PATH (or bash test/e2e/cluster/build.sh, which builds it into ~/.cache/meshlock)',
   chromium: 'Chromium (apt-get install chromium, or set CHROMIUM_PATH)',
   helm: 'Helm (bash test/helm/build.sh builds it into ~/.cache/meshlock, or helm on PATH)',
+  zsh: 'zsh (apt-get install zsh) to run the completion it is given',
+  fish: 'fish (apt-get install fish) to run the completion it is given',
 };
 
 /**
