@@ -147,20 +147,25 @@ t.test(
   },
 );
 
-t.test('zsh registers the completion and completes a command through it', { skip: skipUnless('zsh') }, async (t) => {
+t.test('zsh registers the completion and completes flag values through it', { skip: skipUnless('zsh') }, async (t) => {
   const file = join(dir, '_meshlock-real');
   writeFileSync(file, runCli('main', ['completion', 'zsh']).stdout);
   const script = [
     `autoload -Uz compinit && compinit -u -d ${join(dir, 'zcompdump')}`,
     `source ${file}`,
     'print -r -- "registered: ${_comps[meshlock]}"',
-    // What zsh's bash-completion bridge hands the function when Tab is pressed after `meshlock che`.
-    'setopt ksharrays; COMP_WORDS=(meshlock che); COMP_CWORD=1; _meshlock; print -r -- "reply: ${COMPREPLY[*]}"',
+    // What zsh's bash-completion bridge hands the function when Tab is pressed after `meshlock audit -o `
+    // (zsh's compadd then keeps the replies that match what is typed).
+    'setopt ksharrays; COMP_WORDS=(meshlock audit -o ""); COMP_CWORD=3; _meshlock; print -r -- "reply: ${COMPREPLY[*]}"',
   ].join('\n');
   const r = spawnSync('zsh', ['-f', '-c', script], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
   t.equal(r.status, 0, `zsh: ${r.stderr}`);
   t.match(r.stdout, /^registered: .*-F _meshlock$/m, 'compdef registered _meshlock for meshlock');
-  t.match(r.stdout, /^reply: check$/m, 'meshlock che<Tab> completes to check');
+  t.match(
+    r.stdout,
+    /^reply: text json markdown html sarif junit policyreport$/m,
+    'meshlock audit -o <Tab> offers the formats',
+  );
 });
 
 t.test('zsh and fish completion scripts are produced (and parse, where the shell is installed)', async (t) => {
