@@ -1,5 +1,4 @@
 // Ambient capture: does ztunnel capture this pod's traffic (istio-cni's enablement), and which rule decides.
-import type { NamespaceFacts, PodFacts } from './injection.js';
 import {
   ANNOTATION_BYPASS_INBOUND,
   ANNOTATION_REDIRECTION,
@@ -8,6 +7,8 @@ import {
   has,
   LABEL_DATAPLANE,
   type Labels,
+  type NamespaceFacts,
+  type PodFacts,
 } from './names.js';
 
 /**

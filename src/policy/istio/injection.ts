@@ -1,19 +1,18 @@
 // Sidecar injection: does Istio's injector give this pod a sidecar, and which of its rules decides.
 import { ISTIO_IGNORED_NAMESPACES } from './enrolment.js';
-import { get, has, LABEL_INJECTION, LABEL_POD_INJECT, LABEL_REV, PROXY_CONTAINER, type Labels } from './names.js';
+import {
+  get,
+  has,
+  LABEL_INJECTION,
+  LABEL_POD_INJECT,
+  LABEL_REV,
+  PROXY_CONTAINER,
+  type Labels,
+  type NamespaceFacts,
+  type PodFacts,
+} from './names.js';
 
-/** What Istio reads of a pod (or a pod template, which becomes the pod's metadata and spec). */
-export interface PodFacts {
-  readonly labels?: Labels;
-  readonly annotations?: Labels;
-  readonly hostNetwork?: unknown;
-}
-
-/** A namespace by name, with its labels when known (`undefined`: the input did not hold the Namespace). */
-export interface NamespaceFacts {
-  readonly name: string;
-  readonly labels?: Labels;
-}
+export type { NamespaceFacts, PodFacts } from './names.js';
 
 /**
  * Which rule decided, in Istio's terms:

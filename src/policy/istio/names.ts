@@ -44,3 +44,16 @@ export function entries(labels: Labels | undefined): [string, unknown][] {
   if (labels === undefined) return [];
   return labels instanceof Map ? [...labels.entries()] : Object.entries(labels);
 }
+
+/** What Istio reads of a pod (or a pod template, which becomes the pod's metadata and spec). */
+export interface PodFacts {
+  readonly labels?: Labels;
+  readonly annotations?: Labels;
+  readonly hostNetwork?: unknown;
+}
+
+/** A namespace by name, with its labels when known (`undefined`: the input did not hold the Namespace). */
+export interface NamespaceFacts {
+  readonly name: string;
+  readonly labels?: Labels;
+}
