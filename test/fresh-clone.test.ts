@@ -40,7 +40,7 @@ t.test(
     const bin = join(top, 'bin');
     mkdirSync(bin);
     const HIDDEN =
-      /^(kubectl|kubectl-.*|helm|chromium.*|google-chrome.*|openssl|go|gofmt|node|nodejs|npm|npx|zsh|fish)$/;
+      /^(kubectl|kubectl-.*|helm|chromium.*|google-chrome.*|openssl|go|gofmt|node|nodejs|npm|npx|zsh|fish|promtool)$/;
     for (const dir of (process.env['PATH'] ?? '').split(delimiter).filter(Boolean)) {
       if (!existsSync(dir) || dir.includes('node_modules')) continue;
       for (const name of readdirSync(dir)) {

@@ -11,7 +11,7 @@ export const repoRoot = resolve(import.meta.dirname, '..', '..');
 export const corpusDir = resolve(repoRoot, '../shared/conformance');
 export const inCi = process.env['CI'] === 'true';
 
-export type Need = 'corpus' | 'kubectl' | 'chromium' | 'helm' | 'zsh' | 'fish';
+export type Need = 'corpus' | 'kubectl' | 'chromium' | 'helm' | 'zsh' | 'fish' | 'promtool';
 
 function onPath(cmd: string): string | undefined {
   for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
@@ -62,6 +62,10 @@ export function locate(need: Need): string | undefined {
     case 'fish':
       p = onPath(need);
       break;
+    case 'promtool':
+      // The cached build is preferred: it is the pinned version test/promtool/build.sh makes.
+      p = process.env['PROMTOOL'] ?? cached('promtool-', 'promtool') ?? onPath('promtool');
+      break;
   }
   found.set(need, p);
   return p;
@@ -74,6 +78,8 @@ const HOW: Record<Need, string> = {
   helm: 'Helm (bash test/helm/build.sh builds it into ~/.cache/meshlock, or helm on PATH)',
   zsh: 'zsh (apt-get install zsh) to run the completion it is given',
   fish: 'fish (apt-get install fish) to run the completion it is given',
+  promtool:
+    "promtool (bash test/promtool/build.sh builds it from Prometheus's Go module into ~/.cache/meshlock, or $PROMTOOL)",
 };
 
 /**
