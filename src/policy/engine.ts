@@ -295,11 +295,13 @@ function mutations(input: EngineInput, ctx: EngineContext): MutationResult {
   const patch: PatchOp[] = [];
   const mutations: MutationOutcome[] = [];
   const exempted: { id: MutationId; exemption: CompiledExemption }[] = [];
-  // Each mutation sees the object as the applied ones before it leave it, so two of them never both
-  // add the same missing metadata map.
-  let current: unknown = input.object;
+  // Each mutation sees the metadata as the applied ones before it leave it, so two of them never both
+  // add the same missing metadata map. Only the metadata is copied and patched (the mutations read
+  // nothing else): copying the whole object for it cost more than the rest of the mutating answer.
+  let meta: unknown = at(input.object, metaPath);
+  const prefix = `${metaPath}/`;
   for (const { id, ops: opsFor } of wanted) {
-    const ops = opsFor(at(current, metaPath));
+    const ops = opsFor(meta);
     if (ops.length === 0) continue;
     const exemption = ctx.config.activeExemption(id, t, ctx.now.getTime());
     if (exemption) {
@@ -312,7 +314,12 @@ function mutations(input: EngineInput, ctx: EngineContext): MutationResult {
     mutations.push({ id, mode, ops, applied });
     if (!applied) continue;
     patch.push(...ops);
-    current = applyPatch(current, ops);
+    meta = ops.every((op) => op.path.startsWith(prefix))
+      ? applyPatch(
+          meta,
+          ops.map((op) => ({ ...op, path: op.path.slice(metaPath.length) })),
+        )
+      : at(applyPatch(input.object, patch), metaPath);
   }
   return patch.length === 0 && mutations.length === 0 && exempted.length === 0
     ? NO_MUTATION

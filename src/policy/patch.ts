@@ -43,37 +43,52 @@ function unescape(token: string): string {
   return token.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
-/** Applies add/replace/remove/test to a deep copy of `doc`; throws PatchError when a path is missing. */
+/**
+ * Applies add/replace/remove/test to `doc` without changing it: the objects and arrays on each op's
+ * path are copied (once per call), everything else is shared with `doc`, and added values are deep
+ * copies. Throws PatchError when a path is missing. (A deep copy of the whole document per patch
+ * cost more than the rest of a mutating answer.)
+ */
 export function applyPatch<T>(doc: T, patch: readonly PatchOp[]): T {
-  const root: { v: unknown } = { v: structuredClone(doc) };
+  const root: Obj = { v: doc };
+  const owned = new Set<unknown>([root]);
+  const own = (c: Obj | unknown[]): Obj | unknown[] => {
+    if (owned.has(c)) return c;
+    const copy = Array.isArray(c) ? c.slice() : { ...c };
+    owned.add(copy);
+    return copy;
+  };
   for (const op of patch) {
     const tokens = op.path === '' ? [] : op.path.split('/').slice(1).map(unescape);
     if (op.path !== '' && !op.path.startsWith('/')) throw new PatchError(`invalid path ${op.path}`);
-    let parent: unknown = root;
+    let parent: Obj | unknown[] = root;
     let key: string = 'v';
     for (const t of tokens) {
       const next = (parent as Obj)[key];
       if (!isObj(next) && !Array.isArray(next)) throw new PatchError(`path ${op.path} does not exist`);
-      parent = next;
+      const mine = own(next as Obj | unknown[]);
+      (parent as Obj)[key] = mine;
+      parent = mine;
       key = t;
     }
-    const container = parent as Obj;
-    if (Array.isArray(container)) {
-      const arr = container as unknown[];
+    if (Array.isArray(parent)) {
+      const arr = parent;
       const idx = key === '-' ? arr.length : Number(key);
       if (op.op === 'add') arr.splice(idx, 0, structuredClone(op.value));
       else if (op.op === 'replace') arr[idx] = structuredClone(op.value);
       else if (op.op === 'remove') arr.splice(idx, 1);
       continue;
     }
+    const container = parent;
     switch (op.op) {
       case 'add':
       case 'replace':
-        if (op.op === 'replace' && !(key in container)) throw new PatchError(`path ${op.path} does not exist`);
+        if (op.op === 'replace' && !Object.hasOwn(container, key))
+          throw new PatchError(`path ${op.path} does not exist`);
         container[key] = structuredClone(op.value);
         break;
       case 'remove':
-        if (!(key in container)) throw new PatchError(`path ${op.path} does not exist`);
+        if (!Object.hasOwn(container, key)) throw new PatchError(`path ${op.path} does not exist`);
         delete container[key];
         break;
       case 'test':
@@ -82,5 +97,5 @@ export function applyPatch<T>(doc: T, patch: readonly PatchOp[]): T {
         break;
     }
   }
-  return root.v as T;
+  return root['v'] as T;
 }
