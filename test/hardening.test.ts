@@ -420,6 +420,9 @@ t.test(
         const body = reviewOf(object, { operation: 'UPDATE', oldObject: object });
         const { review } = admit(webhook, body, { config: defaultConfig(), now: new Date() });
         t.ok(review.response, `${object.kind} ${webhook}: answered`);
+        // The answer is a real decision, not a fallback: the namespace gets its injection label.
+        if (object.kind === 'Namespace' && webhook === 'mutate')
+          t.ok((review.response as { patch?: string }).patch, 'Namespace mutate: the injection label is patched in');
         t.equal(
           enumerations - before,
           0,

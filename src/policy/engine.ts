@@ -300,7 +300,19 @@ function mutations(input: EngineInput, ctx: EngineContext): MutationResult {
   // nothing else): copying the whole object for it cost more than the rest of the mutating answer.
   let meta: unknown = at(input.object, metaPath);
   const prefix = `${metaPath}/`;
+  // The ops of the last applied mutation, applied to `meta` only when another mutation reads it: the
+  // last one's never are (a namespace has one mutation), so a review's maps are not copied for nothing.
+  let pending: readonly PatchOp[] = [];
   for (const { id, ops: opsFor } of wanted) {
+    if (pending.length > 0) {
+      meta = pending.every((op) => op.path.startsWith(prefix))
+        ? applyPatch(
+            meta,
+            pending.map((op) => ({ ...op, path: op.path.slice(metaPath.length) })),
+          )
+        : at(applyPatch(input.object, patch), metaPath);
+      pending = [];
+    }
     const ops = opsFor(meta);
     if (ops.length === 0) continue;
     const exemption = ctx.config.activeExemption(id, t, ctx.now.getTime());
@@ -314,12 +326,7 @@ function mutations(input: EngineInput, ctx: EngineContext): MutationResult {
     mutations.push({ id, mode, ops, applied });
     if (!applied) continue;
     patch.push(...ops);
-    meta = ops.every((op) => op.path.startsWith(prefix))
-      ? applyPatch(
-          meta,
-          ops.map((op) => ({ ...op, path: op.path.slice(metaPath.length) })),
-        )
-      : at(applyPatch(input.object, patch), metaPath);
+    pending = ops;
   }
   return patch.length === 0 && mutations.length === 0 && exempted.length === 0
     ? NO_MUTATION
