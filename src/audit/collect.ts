@@ -35,6 +35,22 @@ export function collectFromFiles(paths: readonly string[], defaultNamespace: str
   };
 }
 
+/** Istio's policies, at the newest version a cluster serves (also what `check --cluster` reads). */
+export const PEER_AUTHENTICATIONS: ResourceType = {
+  apiVersion: 'security.istio.io/v1',
+  resource: 'peerauthentications',
+  kind: 'PeerAuthentication',
+  namespaced: true,
+  fallbacks: ['security.istio.io/v1beta1'],
+};
+export const DESTINATION_RULES: ResourceType = {
+  apiVersion: 'networking.istio.io/v1',
+  resource: 'destinationrules',
+  kind: 'DestinationRule',
+  namespaced: true,
+  fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
+};
+
 export const NAMESPACED: ResourceType[] = [
   { apiVersion: 'v1', resource: 'pods', kind: 'Pod', namespaced: true },
   { apiVersion: 'apps/v1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true },
@@ -46,20 +62,8 @@ export const NAMESPACED: ResourceType[] = [
   { apiVersion: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true },
   // The Services behind webhooks and APIServices (apiserver-backend-strict).
   { apiVersion: 'v1', resource: 'services', kind: 'Service', namespaced: true },
-  {
-    apiVersion: 'security.istio.io/v1',
-    resource: 'peerauthentications',
-    kind: 'PeerAuthentication',
-    namespaced: true,
-    fallbacks: ['security.istio.io/v1beta1'],
-  },
-  {
-    apiVersion: 'networking.istio.io/v1',
-    resource: 'destinationrules',
-    kind: 'DestinationRule',
-    namespaced: true,
-    fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
-  },
+  PEER_AUTHENTICATIONS,
+  DESTINATION_RULES,
 ];
 /** Linkerd's policy objects (docs/POLICY-LINKERD.md (d)); read with `mesh: linkerd`. */
 export const LINKERD_POLICIES: ResourceType[] = [

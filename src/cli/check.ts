@@ -37,28 +37,13 @@ export interface CheckFlags {
 async function fromCluster(flags: CheckFlags): Promise<{ objects: SourceObject[]; source: string }> {
   const { loadKubeConfig } = await import('../kube/client.js');
   const { listAll } = await import('../kube/list.js');
+  const { NAMESPACES, PEER_AUTHENTICATIONS, DESTINATION_RULES } = await import('../audit/collect.js');
   const kc = loadKubeConfig({
     ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
     ...(flags.context ? { context: flags.context } : {}),
   });
   const source = `cluster:${kc.getCurrentContext()}`;
-  const types = [
-    { apiVersion: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false },
-    {
-      apiVersion: 'security.istio.io/v1',
-      resource: 'peerauthentications',
-      kind: 'PeerAuthentication',
-      namespaced: true,
-      fallbacks: ['security.istio.io/v1beta1'],
-    },
-    {
-      apiVersion: 'networking.istio.io/v1',
-      resource: 'destinationrules',
-      kind: 'DestinationRule',
-      namespaced: true,
-      fallbacks: ['networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
-    },
-  ];
+  const types = [NAMESPACES, PEER_AUTHENTICATIONS, DESTINATION_RULES];
   const objects: SourceObject[] = [];
   for (const type of types) {
     const items = (await listAll(kc, type, { limit: 500 })) ?? [];
