@@ -2,7 +2,7 @@
 // the model in ./linkerd; this file only turns its answers into violations.
 import { isJobLike } from './mutations.js';
 import { field, idNumber, isObj, join, show, stringMap } from './object.js';
-import type { Template } from './pod.js';
+import { redirectionPowers, type Template } from './pod.js';
 import {
   A,
   annotationsAtInjection,
@@ -123,10 +123,6 @@ export function checkLinkerdAnnotations(
   }
 }
 
-function normaliseCap(c: unknown): string {
-  return typeof c === 'string' ? c.trim().toUpperCase().replace(/^CAP_/, '') : '?';
-}
-
 function checkContainers(t: Template, injected: ReadonlyMap<string, string>, out: Violation[]): void {
   const podSc = field(t.spec, 'securityContext');
   const { proxyUid, proxyGid } = outboundSkip(injected);
@@ -184,16 +180,13 @@ function checkContainers(t: Template, injected: ReadonlyMap<string, string>, out
           fix: 'run the container with another group',
         });
       }
-      const add = field(field(sc, 'capabilities'), 'add');
-      const caps = Array.isArray(add) ? add.map(normaliseCap) : add === undefined ? [] : ['?'];
-      const bad = caps.filter((cap) => cap === 'NET_ADMIN' || cap === 'NET_RAW' || cap === 'ALL' || cap === '?');
-      const privileged = field(sc, 'privileged');
-      if (bad.length > 0 || (privileged !== undefined && privileged !== false)) {
+      const powers = redirectionPowers(sc);
+      if (powers !== undefined) {
         out.push({
           rule: 'ld-net-admin',
           severity: 'error',
           path: `${path}/securityContext`,
-          message: `container ${label} ${bad.length ? `adds ${bad.join(', ')}` : 'is privileged'} and can rewrite the traffic redirection rules`,
+          message: `container ${label} ${powers} and can rewrite the traffic redirection rules`,
           fix: 'drop NET_ADMIN, NET_RAW and privileged from the container (the linkerd-cni plugin removes the need for them)',
         });
       }

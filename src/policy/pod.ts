@@ -240,6 +240,20 @@ function normaliseCap(c: unknown): string {
   return typeof c === 'string' ? c.trim().toUpperCase().replace(/^CAP_/, '') : '?';
 }
 
+/**
+ * What in a container's securityContext lets it rewrite the traffic redirection rules, as the
+ * denial says it ("adds NET_ADMIN, NET_RAW", "is privileged"), or undefined. Unreadable
+ * capabilities count as "?", so they are denied too. Istio's and Linkerd's rules share it.
+ */
+export function redirectionPowers(sc: unknown): string | undefined {
+  const add = field(field(sc, 'capabilities'), 'add');
+  const caps = Array.isArray(add) ? add.map(normaliseCap) : add === undefined ? [] : ['?'];
+  const bad = caps.filter((cap) => cap === 'NET_ADMIN' || cap === 'NET_RAW' || cap === 'ALL' || cap === '?');
+  if (bad.length > 0) return `adds ${bad.join(', ')}`;
+  const privileged = field(sc, 'privileged');
+  return privileged !== undefined && privileged !== false ? 'is privileged' : undefined;
+}
+
 function checkContainers(t: Template, out: Violation[]): void {
   const containers = allContainers(t, out);
   const podSc = field(t.spec, 'securityContext');
@@ -278,16 +292,13 @@ function checkContainers(t: Template, out: Violation[]): void {
         fix: 'run the container as another UID',
       });
     }
-    const add = field(field(sc, 'capabilities'), 'add');
-    const caps = Array.isArray(add) ? add.map(normaliseCap) : add === undefined ? [] : ['?'];
-    const bad = caps.filter((cap) => cap === 'NET_ADMIN' || cap === 'NET_RAW' || cap === 'ALL' || cap === '?');
-    const privileged = field(sc, 'privileged');
-    if (bad.length > 0 || (privileged !== undefined && privileged !== false)) {
+    const powers = redirectionPowers(sc);
+    if (powers !== undefined) {
       out.push({
         rule: 'pod-net-admin',
         severity: 'error',
         path: `${path}/securityContext`,
-        message: `container ${label} ${bad.length ? `adds ${bad.join(', ')}` : 'is privileged'} and can rewrite the traffic redirection rules`,
+        message: `container ${label} ${powers} and can rewrite the traffic redirection rules`,
         fix: 'drop NET_ADMIN, NET_RAW and privileged from the container (Istio CNI removes the need for them)',
       });
     }
